@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Repro.Core.Checkpoints;
+using Repro.Core.Torch;
+using Spectre.Console;
+
+namespace Repro.Cli;
+
+/// <summary>Exit codes the CLI promises: 0 ok, 2 bad input (the user can fix it), 1 anything else.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Failure = 1;
+    public const int BadInput = 2;
+}
+
+/// <summary>An input the user gave that cannot be used; printed without a stack trace, exit code 2.</summary>
+public sealed class BadInputException(string message) : Exception(message);
+
+public static class CliRunner
+{
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
+    {
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("Run with --help for usage.");
+            return ExitCodes.BadInput;
+        }
+        try
+        {
+            return await parsed.InvokeAsync();
+        }
+        catch (Exception e) when (IsBadInput(e))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        catch (TorchUnavailableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e)
+        {
+            AnsiConsole.WriteException(e, ExceptionFormats.ShortenPaths);
+            return ExitCodes.Failure;
+        }
+    }
+
+    static bool IsBadInput(Exception e) => e is BadInputException or CheckpointFormatException or ArgumentException
+        or FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException;
+}
