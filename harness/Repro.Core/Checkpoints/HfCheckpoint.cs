@@ -20,6 +20,9 @@ public sealed class HfCheckpoint : ITensorSource
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
 
+    /// <summary>JsonNode accepts a repeated key at parse time and throws only when the object is first read; refuse it up front.</summary>
+    static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     static readonly string[] PicklePatterns = ["pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt"];
 
     readonly IReadOnlyList<SafetensorsFile> files;
@@ -114,7 +117,7 @@ public sealed class HfCheckpoint : ITensorSource
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllText(configPath));
+            node = JsonNode.Parse(File.ReadAllText(configPath), documentOptions: StrictJson);
         }
         catch (JsonException e)
         {
@@ -175,7 +178,7 @@ public sealed class HfCheckpoint : ITensorSource
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllText(indexPath));
+            node = JsonNode.Parse(File.ReadAllText(indexPath), documentOptions: StrictJson);
         }
         catch (JsonException e)
         {

@@ -107,11 +107,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var dataStart = 8 + headerBytes;
         var dataBytes = fileBytes - dataStart;
 
+        // The header is small (bounded above); one managed copy of it is fine.
+        var json = new ReadOnlySpan<byte>(file + 8, (int)headerBytes).ToArray();
+        // JsonDocument checks string encoding only when a string is read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new CheckpointFormatException(path,
+                "header is not valid UTF-8 text; the file is corrupt or not a safetensors file: download or export it again");
         JsonDocument document;
         try
         {
-            // The header is small (bounded above); one managed copy of it is fine.
-            var json = new ReadOnlySpan<byte>(file + 8, (int)headerBytes).ToArray();
             document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
