@@ -175,6 +175,20 @@ public sealed class HfCheckpointTests
     }
 
     [Test]
+    public void A_folder_can_be_converted_in_place_while_it_is_open()
+    {
+        var model = Model();
+        HfCheckpointWriter.Write(dir.Path, Config(), model, new CheckpointWriteOptions { MaxShardBytes = 200 });
+        using (var source = HfCheckpoint.Open(dir.Path))
+            HfCheckpointWriter.Write(dir.Path, source.ConfigJson, source, new CheckpointWriteOptions { DType = torch.ScalarType.BFloat16 });
+
+        Assert.That(Directory.GetFiles(dir.Path).Select(FileName), Is.EquivalentTo(new[] { "config.json", "model.safetensors" }));
+        using var converted = HfCheckpoint.Open(dir.Path);
+        AssertSameTensors(converted, model.Select(kv => KeyValuePair.Create(kv.Key,
+            SafetensorsDType.IsFloating(kv.Value.dtype) ? kv.Value.to(torch.ScalarType.BFloat16) : kv.Value)));
+    }
+
+    [Test]
     public void In_memory_and_file_sources_describe_dtypes_alike()
     {
         var model = Model();

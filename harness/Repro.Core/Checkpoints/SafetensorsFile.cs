@@ -309,7 +309,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var stored = torch.empty(entry.Info.Shape, entry.Type, torch.CPU);
         try
         {
-            TensorBytes.CopyInto(stored, Pointer + entry.Info.DataOffset, entry.Info.ByteCount);
+            TensorBytes.CopyInto(stored, (IntPtr)(Pointer + entry.Info.DataOffset), entry.Info.ByteCount);
         }
         catch
         {

@@ -17,37 +17,38 @@ static class TensorBytes
     /// <summary>Largest span handed out at once; a multiple of every element size.</summary>
     internal const long ChunkBytes = 1L << 30;
 
-    /// <summary>Fills a fresh, contiguous CPU tensor with <paramref name="byteCount"/> bytes from <paramref name="source"/>.</summary>
-    public static unsafe void CopyInto(torch.Tensor target, byte* source, long byteCount)
+    /// <summary>Fills a fresh, contiguous CPU tensor with <paramref name="byteCount"/> bytes of unmanaged memory at <paramref name="source"/> (a mapped file).</summary>
+    public static unsafe void CopyInto(torch.Tensor target, IntPtr source, long byteCount, long chunkBytes = ChunkBytes)
     {
         if (byteCount == 0) return;
-        ForEachChunk(target, byteCount, (chunk, offset) => new ReadOnlySpan<byte>(source + offset, chunk.Length).CopyTo(chunk));
+        ForEachChunk(target, byteCount, chunkBytes,
+                     (chunk, offset) => new ReadOnlySpan<byte>((byte*)source + offset, chunk.Length).CopyTo(chunk));
     }
 
     /// <summary>Writes the bytes of a contiguous CPU tensor to <paramref name="stream"/>.</summary>
-    public static void WriteTo(torch.Tensor source, Stream stream)
+    public static void WriteTo(torch.Tensor source, Stream stream, long chunkBytes = ChunkBytes)
     {
         var byteCount = source.NumberOfElements * source.ElementSize;
         if (byteCount == 0) return;
-        ForEachChunk(source, byteCount, (chunk, _) => stream.Write(chunk));
+        ForEachChunk(source, byteCount, chunkBytes, (chunk, _) => stream.Write(chunk));
     }
 
     delegate void ChunkAction(Span<byte> chunk, long offset);
 
-    static void ForEachChunk(torch.Tensor tensor, long byteCount, ChunkAction action)
+    static void ForEachChunk(torch.Tensor tensor, long byteCount, long chunkBytes, ChunkAction action)
     {
         if (tensor.device_type != DeviceType.CPU || !tensor.is_contiguous())
             throw new InvalidOperationException("raw byte access needs a contiguous CPU tensor");
         if (byteCount != tensor.NumberOfElements * tensor.ElementSize)
             throw new InvalidOperationException($"tensor holds {tensor.NumberOfElements * tensor.ElementSize} bytes, not {byteCount}");
 
-        if (byteCount <= ChunkBytes)
+        if (byteCount <= chunkBytes)
         {
             action(tensor.bytes, 0);
             return;
         }
         var elementSize = tensor.ElementSize;
-        var perChunk = ChunkBytes / elementSize;
+        var perChunk = Math.Max(1, chunkBytes / elementSize);
         using var flat = tensor.view(-1);
         for (long start = 0; start < flat.shape[0]; start += perChunk)
         {
