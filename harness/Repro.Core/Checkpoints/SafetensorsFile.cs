@@ -306,20 +306,20 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public torch.Tensor Load(string name, torch.ScalarType? dtype = null, torch.Device? device = null)
     {
         var entry = Find(name);
+        var targetType = dtype ?? entry.Type;
+        var targetDevice = device ?? torch.CPU;
         var stored = torch.empty(entry.Info.Shape, entry.Type, torch.CPU);
         try
         {
             TensorBytes.CopyInto(stored, (IntPtr)(Pointer + entry.Info.DataOffset), entry.Info.ByteCount);
+            if (targetType == entry.Type && targetDevice.type == DeviceType.CPU) return stored;
+            return stored.to(targetType, targetDevice, disposeAfter: true);
         }
         catch
         {
-            stored.Dispose();
+            stored.Dispose();   // idempotent, also after disposeAfter
             throw;
         }
-        var targetType = dtype ?? entry.Type;
-        var targetDevice = device ?? torch.CPU;
-        if (targetType == entry.Type && targetDevice.type == DeviceType.CPU) return stored;
-        return stored.to(targetType, targetDevice, disposeAfter: true);
     }
 
     /// <summary>The stored bytes of one tensor, for checksums and tests; valid until this file is disposed.</summary>
