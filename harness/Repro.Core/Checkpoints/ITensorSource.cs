@@ -3,6 +3,7 @@ using TorchSharp;
 namespace Repro.Core.Checkpoints;
 
 /// <summary>Where a stored tensor lives and what it holds, as its safetensors header says.</summary>
+/// <remarks><see cref="DType"/> is the safetensors name ("F32", "BF16", ...); <see cref="SafetensorsDType"/> maps it to a torch type.</remarks>
 public sealed record TensorInfo(string Name, string DType, long[] Shape, string File, long DataOffset, long ByteCount)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);

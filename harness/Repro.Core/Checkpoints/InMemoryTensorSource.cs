@@ -11,7 +11,8 @@ public sealed class InMemoryTensorSource(IReadOnlyDictionary<string, torch.Tenso
     public TensorInfo Describe(string name)
     {
         var t = Get(name);
-        return new TensorInfo(name, t.dtype.ToString(), t.shape, "(memory)", 0, t.NumberOfElements * t.ElementSize);
+        // Safetensors dtype names, as HfCheckpoint reports them, so callers need not care which source they have.
+        return new TensorInfo(name, SafetensorsDType.NameOf(t.dtype), t.shape, "(memory)", 0, t.NumberOfElements * t.ElementSize);
     }
 
     public torch.Tensor Load(string name, torch.ScalarType? dtype = null, torch.Device? device = null)
