@@ -256,6 +256,25 @@ public sealed class CausalLMTests
         foreach (var w in weights.Values) w.Dispose();
     }
 
+    [TestCaseSource(typeof(TinyModels), nameof(Families))]
+    public void Gradients_reach_the_weights_through_call(ModelFamily family)
+    {
+        // Taylor importance (LLM-Pruner, Lang-Prune) backpropagates through the same modules.
+        var config = Config(family);
+        using var scope = NewDisposeScope();
+        using var model = Load(config, Weights(config));
+        var gate = model.Layers[0].Mlp.GateProj.weight.requires_grad_(true);
+        var q = model.Layers[0].SelfAttention.QProj.weight.requires_grad_(true);
+
+        var logits = model.call(Ids(Sequence));
+        nn.functional.cross_entropy(logits[0].narrow(0, 0, 5), tensor(Sequence[1..])).backward();
+
+        Assert.That(gate.grad, Is.Not.Null);
+        Assert.That(gate.grad!.abs().sum().item<float>(), Is.GreaterThan(0));
+        Assert.That(q.grad!.isfinite().all().item<bool>(), Is.True);
+        Assert.That(MaxAbsDiff(logits, model.Logits(Ids(Sequence))), Is.LessThan(1e-5), "same pass with and without autograd");
+    }
+
     [TestCase(ScalarType.BFloat16, 0.05)]
     [TestCase(ScalarType.Float16, 0.01)]
     public void Half_precision_models_return_float32_logits_close_to_float32(ScalarType dtype, double tolerance)

@@ -122,6 +122,8 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>, ILanguageModel
 
     public override Tensor forward(Tensor inputIds)
     {
+        if (inputIds.dim() != 2)
+            throw new ArgumentException($"token ids must be [batch, tokens], got [{string.Join(", ", inputIds.shape)}]", nameof(inputIds));
         var hidden = Embed(inputIds);
         foreach (var layer in layers)
         {

@@ -180,6 +180,7 @@ public sealed record ModelConfig
         if (!(NormEps > 0) || double.IsInfinity(NormEps)) problems.Add($"'{(IsCohere ? "layer_norm_eps" : "rms_norm_eps")}' must be positive, got {NormEps}");
         if (!(RopeTheta > 0) || double.IsInfinity(RopeTheta)) problems.Add($"'rope_theta' must be positive, got {RopeTheta}");
         if (!double.IsFinite(LogitScale)) problems.Add($"'logit_scale' must be finite, got {LogitScale}");
+        if (LogitScale != 1 && !IsCohere) problems.Add($"'logit_scale' is a cohere field; HF's {Architecture} ignores it, so it must stay 1");
         if (!SupportedActivations.Contains(HiddenAct))
             problems.Add($"'hidden_act' is '{HiddenAct}', but only SwiGLU MLPs ('silu') are supported");
         if (SlidingWindow is { } w && w <= 0) problems.Add($"'sliding_window' must be positive or null, got {w}");
