@@ -20,6 +20,7 @@ public sealed class ModelConfigTests
         }
         """;
 
+    // Aya-23-8B's shapes; logit_scale and pad id chosen to differ from CohereConfig's defaults.
     const string Aya23Json = """
         {
           "architectures": ["CohereForCausalLM"], "model_type": "cohere", "bos_token_id": 5, "eos_token_id": 255001,
@@ -47,7 +48,7 @@ public sealed class ModelConfigTests
     }
 
     [Test]
-    public void Aya_23_config_parses_as_a_tied_cohere_model_with_its_logit_scale()
+    public void An_Aya_23_config_parses_as_a_tied_cohere_model_with_its_logit_scale()
     {
         var config = ModelConfig.FromJson(Parse(Aya23Json), "/m/config.json");
 
@@ -55,8 +56,9 @@ public sealed class ModelConfigTests
         Assert.That(config.TieWordEmbeddings, Is.True, "CohereConfig ties by default");
         Assert.That(config.LogitScale, Is.EqualTo(0.125));
         Assert.That(config.NormEps, Is.EqualTo(1e-5));
+        Assert.That(config.PadTokenId, Is.EqualTo(0));
         Assert.That(config.ExpectedTensorNames(), Does.Not.Contain("lm_head.weight").And.Not.Contain("model.layers.0.post_attention_layernorm.weight"));
-        Assert.That(config.ParameterCount(), Is.EqualTo(8_028_033_024L));   // aya-23-8B
+        Assert.That(config.ParameterCount(), Is.EqualTo(8_028_033_024L));   // aya-23-8B: embedding counted once
     }
 
     [Test]

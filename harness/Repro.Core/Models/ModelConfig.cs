@@ -76,7 +76,7 @@ public sealed record ModelConfig
     /// <summary>The dtype the checkpoint was saved in (<c>torch_dtype</c>, or <c>dtype</c> in transformers v5), e.g. "bfloat16".</summary>
     public string? TorchDtype { get; init; }
 
-    /// <summary>Cohere multiplies its logits by this (0.0625 for Aya-23); 1 for the other families, whose HF code ignores it.</summary>
+    /// <summary>Cohere multiplies its logits by this (CohereConfig's default 0.0625 when absent); 1 for the other families, whose HF code ignores it.</summary>
     public double LogitScale { get; init; } = 1;
 
     public string ModelType => TypeNames[Family];
