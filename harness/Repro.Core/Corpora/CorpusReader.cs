@@ -35,8 +35,8 @@ public static class CorpusReader
         {
             using var file = File.OpenRead(path);
             using Stream stream = extension.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
-            using var reader = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
-            var documents = extension.StartsWith(".txt", StringComparison.Ordinal) ? ReadText(reader, path) : ReadJsonLines(reader, path);
+            var lines = Utf8Lines.Read(stream, path);
+            var documents = extension.StartsWith(".txt", StringComparison.Ordinal) ? ReadText(lines) : ReadJsonLines(lines, path);
             return new Corpus(language, documents, path);
         }
         catch (InvalidDataException e)
@@ -45,13 +45,11 @@ public static class CorpusReader
         }
     }
 
-    static List<string> ReadJsonLines(StreamReader reader, string path)
+    static List<string> ReadJsonLines(IEnumerable<(int Number, string Text)> lines, string path)
     {
         var documents = new List<string>();
-        var lineNumber = 0;
-        while (ReadLine(reader, path, lineNumber + 1) is { } line)
+        foreach (var (lineNumber, line) in lines)
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonElement text;
             try
@@ -72,14 +70,12 @@ public static class CorpusReader
         return documents;
     }
 
-    static List<string> ReadText(StreamReader reader, string path)
+    static List<string> ReadText(IEnumerable<(int Number, string Text)> lines)
     {
         var documents = new List<string>();
         var current = new StringBuilder();
-        var lineNumber = 0;
-        while (ReadLine(reader, path, lineNumber + 1) is { } line)
+        foreach (var (_, line) in lines)
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line))
             {
                 Flush();
@@ -95,18 +91,6 @@ public static class CorpusReader
         {
             if (current.Length > 0) documents.Add(current.ToString());
             current.Clear();
-        }
-    }
-
-    static string? ReadLine(StreamReader reader, string path, int lineNumber)
-    {
-        try
-        {
-            return reader.ReadLine();
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new CorpusFormatException(path, $"line {lineNumber}: invalid UTF-8; re-export the corpus as UTF-8");
         }
     }
 

@@ -255,12 +255,14 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     {
         if (node is null) return s => s;
         var type = (string?)node["type"];
+        if (type is "NFC" or "NFD" or "NFKC" or "NFKD" && !UnicodeNormalization.IsAvailable(out var why))
+            throw files.Problem($"the normalizer is {type}, which this process cannot apply: {why}");
         return type switch
         {
-            "NFC" => s => s.Normalize(NormalizationForm.FormC),
-            "NFD" => s => s.Normalize(NormalizationForm.FormD),
-            "NFKC" => s => s.Normalize(NormalizationForm.FormKC),
-            "NFKD" => s => s.Normalize(NormalizationForm.FormKD),
+            "NFC" => s => UnicodeNormalization.Normalize(s, NormalizationForm.FormC),
+            "NFD" => s => UnicodeNormalization.Normalize(s, NormalizationForm.FormD),
+            "NFKC" => s => UnicodeNormalization.Normalize(s, NormalizationForm.FormKC),
+            "NFKD" => s => UnicodeNormalization.Normalize(s, NormalizationForm.FormKD),
             "Lowercase" => s => s.ToLowerInvariant(),
             "Sequence" => (node["normalizers"] as JsonArray ?? [])
                 .Select(n => Normalizer(files, n))

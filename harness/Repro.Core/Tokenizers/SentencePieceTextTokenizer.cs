@@ -35,12 +35,12 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
     public static SentencePieceTextTokenizer FromFile(string modelPath, bool addsBos = true)
     {
         SentencePieceTokenizer sp;
+        using var stream = File.OpenRead(modelPath);
         try
         {
-            using var stream = File.OpenRead(modelPath);
             sp = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e)   // protobuf errors derive from IOException; the file itself opened fine
         {
             throw new TokenizerFormatException(modelPath,
                 $"not a SentencePiece model Microsoft.ML.Tokenizers can read ({e.GetType().Name}: {e.Message}); " +
