@@ -32,7 +32,6 @@ public sealed record LanguageCorpusText(string Language, string Text, int Docume
         var docs = corpus.Documents;
 
         var taken = 0;
-        long estimate = addBos && tokenizer.BosId is not null ? 1 : 0;
         long shortBy = needed;
         while (true)
         {
@@ -42,7 +41,6 @@ public sealed record LanguageCorpusText(string Language, string Text, int Docume
             {
                 var count = tokenizer.Encode(docs[taken], addBos: false).Count + (taken > 0 ? separatorTokens : 0);
                 added += count;
-                estimate += count;
                 taken++;
             }
             var text = string.Join(DocumentSeparator, docs.Take(taken));
