@@ -22,7 +22,7 @@ public static class TokenizerLoader
             var type = files.ModelType;
             if (type == "BPE" && IsByteLevel(files))
                 return AsByteTokenizer(files) ?? (ITextTokenizer)ByteLevelBpeTokenizer.FromFiles(files);
-            if (File.Exists(spModel)) return SentencePiece(folder, spModel, files.Config);
+            if (File.Exists(spModel)) return SentencePiece(spModel, files.Config);
             throw files.Problem(type == "BPE"
                 ? "BPE without a ByteLevel pre-tokenizer (SentencePiece-style, e.g. Metaspace/byte_fallback) and no tokenizer.model beside it; " +
                   "copy the model's tokenizer.model into the folder"
@@ -32,7 +32,7 @@ public static class TokenizerLoader
         if (File.Exists(spModel))
         {
             var configPath = Path.Combine(folder, "tokenizer_config.json");
-            return SentencePiece(folder, spModel, File.Exists(configPath) ? HfTokenizerFiles.ReadObject(configPath) : null);
+            return SentencePiece(spModel, File.Exists(configPath) ? HfTokenizerFiles.ReadObject(configPath) : null);
         }
 
         var found = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(20).ToList();
@@ -41,7 +41,7 @@ public static class TokenizerLoader
             "download the model's tokenizer files into this folder");
     }
 
-    static ITextTokenizer SentencePiece(string folder, string modelPath, JsonObject? config)
+    static ITextTokenizer SentencePiece(string modelPath, JsonObject? config)
     {
         // HF's LlamaTokenizer adds BOS unless tokenizer_config.json says add_bos_token: false.
         var addsBos = config?["add_bos_token"] is not JsonValue v || !v.TryGetValue<bool>(out var adds) || adds;
