@@ -1,0 +1,110 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+
+namespace Repro.Core.Corpora;
+
+/// <summary>
+/// Reads one corpus file into documents. Formats, chosen by extension:
+/// <list type="bullet">
+/// <item><c>.jsonl</c>, <c>.jsonl.gz</c>, <c>.json.gz</c>: one JSON object per line with a string <c>"text"</c>
+///   (mC4/C4 style; <c>.json.gz</c> is how the C4 shards are named); other fields are ignored, blank lines skipped;</item>
+/// <item><c>.txt</c>, <c>.txt.gz</c>: documents separated by one or more blank lines, lines of a document joined with "\n".</item>
+/// </list>
+/// Bytes must be valid UTF-8: a corpus is untrusted input, and a silently replaced character would change
+/// both the text hash and the perplexity.
+/// </summary>
+public static class CorpusReader
+{
+    public static IReadOnlyList<string> Extensions { get; } = [".jsonl.gz", ".json.gz", ".jsonl", ".txt.gz", ".txt"];
+
+    /// <summary>Whether <paramref name="path"/> has a corpus extension.</summary>
+    public static bool IsCorpusFile(string path) => ExtensionOf(path) is not null;
+
+    /// <summary>
+    /// Reads <paramref name="path"/>. Without <paramref name="language"/>, the language is the file name without
+    /// extension (<c>ar.jsonl.gz</c> → ar), or the folder name for a split file (<c>ar/validation.jsonl.gz</c> → ar).
+    /// </summary>
+    public static Corpus Read(string path, string? language = null)
+    {
+        var extension = ExtensionOf(path)
+            ?? throw new CorpusFormatException(path, $"unknown corpus format; use one of {string.Join(", ", Extensions)}");
+        if (!File.Exists(path)) throw new CorpusFormatException(path, "the corpus file does not exist");
+        language ??= LanguageOf(path, extension);
+        try
+        {
+            using var file = File.OpenRead(path);
+            using Stream stream = extension.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
+            var lines = Utf8Lines.Read(stream, path);
+            var documents = extension.StartsWith(".txt", StringComparison.Ordinal) ? ReadText(lines) : ReadJsonLines(lines, path);
+            return new Corpus(language, documents, path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CorpusFormatException(path, $"not a valid gzip file ({e.Message}); it is truncated or corrupt: download or export it again");
+        }
+    }
+
+    static List<string> ReadJsonLines(IEnumerable<(int Number, string Text)> lines, string path)
+    {
+        var documents = new List<string>();
+        foreach (var (lineNumber, line) in lines)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement text;
+            try
+            {
+                using var json = JsonDocument.Parse(line);
+                if (json.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new CorpusFormatException(path, $"line {lineNumber}: expected a JSON object with a \"text\" string, found a {json.RootElement.ValueKind}");
+                if (!json.RootElement.TryGetProperty("text", out text) || text.ValueKind != JsonValueKind.String)
+                    throw new CorpusFormatException(path, $"line {lineNumber}: the object has no \"text\" string " +
+                        $"(fields: {string.Join(", ", json.RootElement.EnumerateObject().Select(p => p.Name))}); each line must look like {{\"text\": \"...\"}}");
+                documents.Add(text.GetString()!);
+            }
+            catch (JsonException e)
+            {
+                throw new CorpusFormatException(path, $"line {lineNumber}: not valid JSON ({e.Message}); each line must be one JSON object like {{\"text\": \"...\"}}");
+            }
+        }
+        return documents;
+    }
+
+    static List<string> ReadText(IEnumerable<(int Number, string Text)> lines)
+    {
+        var documents = new List<string>();
+        var current = new StringBuilder();
+        foreach (var (_, line) in lines)
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                Flush();
+                continue;
+            }
+            if (current.Length > 0) current.Append('\n');
+            current.Append(line);
+        }
+        Flush();
+        return documents;
+
+        void Flush()
+        {
+            if (current.Length > 0) documents.Add(current.ToString());
+            current.Clear();
+        }
+    }
+
+    internal static string? ExtensionOf(string path)
+    {
+        var name = Path.GetFileName(path);
+        return Extensions.FirstOrDefault(e => name.Length > e.Length && name.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+    }
+
+    static string LanguageOf(string path, string extension)
+    {
+        var stem = Path.GetFileName(path)[..^extension.Length];
+        return CorpusDirectory.IsSplitName(stem) && Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) is { Length: > 0 } folder
+            ? folder
+            : stem;
+    }
+}
