@@ -47,7 +47,7 @@ public static class FixturesCommands
             {
                 foreach (var t in weights.Values) t.Dispose();
             }
-            ByteTokenizer.WriteHfFiles(dir);
+            new ByteTokenizer().WriteHfFiles(dir, configJson["max_position_embeddings"]!.GetValue<int>());
             AnsiConsole.MarkupLine("[green]done[/]");
             return ExitCodes.Ok;
         });

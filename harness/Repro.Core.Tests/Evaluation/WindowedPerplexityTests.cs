@@ -14,7 +14,7 @@ public sealed class WindowedPerplexityTests
     static readonly ByteTokenizer Bytes = new();
     static readonly ByteTokenizer BytesWithoutBos = new(addsBos: false);
 
-    static PerplexityResult Evaluate(Models.ILanguageModel model, ITextTokenizer tokenizer, string text, PerplexityOptions options,
+    static PerplexityResult Evaluate(Repro.Core.Models.ILanguageModel model, ITextTokenizer tokenizer, string text, PerplexityOptions options,
                                      IProgress<EvalProgress>? progress = null) =>
         new WindowedPerplexity(model, tokenizer, options).Evaluate("xx", text, progress);
 
