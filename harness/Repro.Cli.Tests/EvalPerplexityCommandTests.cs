@@ -35,6 +35,27 @@ public sealed class EvalPerplexityCommandTests
     }
 
     [Test]
+    public void Seeded_nsamples_draws_from_every_window_of_the_split_and_unseeded_takes_the_first()
+    {
+        using var temp = new TempFolder();
+        var model = temp.Sub("model");
+        Assert.That(Cli.Run("fixtures", "generate", "--params", "100K", "--out", model).ExitCode, Is.EqualTo(0));
+        JsonNode Row(params string[] extra)
+        {
+            var file = temp.Sub($"ppl-{Guid.NewGuid():N}.json");
+            var outcome = Cli.Run(["eval", "ppl", "--model", model, "--data", Samples, "--langs", "de", "--seqlen", "64", "--out", file, .. extra]);
+            Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+            return JsonNode.Parse(File.ReadAllText(file))!["results"]![0]!;
+        }
+        var all = Row();
+        var seeded = Row("--nsamples", "3", "--seed", "1");
+        var first = Row("--nsamples", "3");
+        Assert.That((int)seeded["windows"]!, Is.EqualTo(3));
+        Assert.That((int)seeded["availableWindows"]!, Is.EqualTo((int)all["windows"]!));
+        Assert.That((int)first["windows"]!, Is.EqualTo(3));
+    }
+
+    [Test]
     public void Missing_model_folder_is_bad_input_named_in_the_message()
     {
         using var temp = new TempFolder();
