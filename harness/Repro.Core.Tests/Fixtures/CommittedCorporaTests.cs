@@ -1,6 +1,8 @@
+using Repro.Core.Calibration;
 using Repro.Core.Corpora;
 using Repro.Core.Fixtures;
 using Repro.Core.Tasks;
+using Repro.Core.Tokenizers;
 
 namespace Repro.Core.Tests.Fixtures;
 
@@ -84,6 +86,18 @@ public sealed class CommittedCorporaTests
             Assert.That(items, Has.All.Matches<BelebeleItem>(i => i.Dialect == language.Dialect && i.Question == language.Question), file);
             Assert.That(items.Select(i => i.Answers[i.GoldIndex]), Has.All.Matches<string>(a => test[language.Code].Contains(a)),
                 $"{file}: every correct answer is a sentence of the test split");
+        }
+    }
+
+    [Test]
+    public void Kurz_and_Lang_Prune_mixes_of_128_byte_windows_of_256_tokens_can_be_drawn_from_the_calibration_splits()
+    {
+        var folder = CorpusDirectory.Open(CorporaDir);
+        foreach (var languages in new[] { new[] { "ar", "de", "en", "es", "ru", "sw", "zh" }, ["ar", "cs", "de", "en", "es", "id", "iw", "ru", "zh"] })
+        {
+            var set = CalibrationSampler.Sample(new CalibrationSpec(languages, 128, 256, 0), folder, new ByteTokenizer());
+            Assert.That(set.Languages.Select(l => Path.GetFileName(l.CorpusFile)), Has.All.EqualTo("calibration.jsonl.gz"));
+            Assert.That(set.Languages.Sum(l => l.Count), Is.EqualTo(128));
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Repro.Core.Tasks;
 
 /// <summary>
@@ -9,5 +11,5 @@ public sealed record BelebeleItem(
     string CorrectAnswerNum, string Dialect, string Ds)
 {
     /// <summary>0-based index of the correct answer: <c>int(correct_answer_num) − 1</c>.</summary>
-    public int GoldIndex => CorrectAnswerNum[0] - '1';
+    public int GoldIndex => int.Parse(CorrectAnswerNum, NumberStyles.None, CultureInfo.InvariantCulture) - 1;
 }
