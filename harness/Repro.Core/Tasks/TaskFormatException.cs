@@ -1,7 +1,4 @@
 namespace Repro.Core.Tasks;
 
 /// <summary>A task file that cannot be used; the message names the file (and line) and the problem.</summary>
-public sealed class TaskFormatException(string path, string problem) : Exception($"{path}: {problem}")
-{
-    public string Path => path;
-}
+public sealed class TaskFormatException(string path, string problem) : InputFileException(path, problem);
