@@ -203,6 +203,23 @@ public sealed class WandaTests
             Assert.That(mask.data<bool>().ToArray(), Is.EqualTo(new[] { true, true, false, false }));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void A_sublayer_leaves_no_live_tensor_but_the_mask_it_hands_over(bool variant)
+    {
+        using var linear = LinearWith(randn(6, 8));
+        using var x = randn(2, 5, 8);
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using (var scope = NewDisposeScope())
+        {
+            using var compressor = new Wanda(new Sparsity(0.5m), useVariant: variant).Begin("model.layers.0.mlp.down_proj", linear);
+            compressor.Observe(x);
+            compressor.Observe(x);
+            compressor.Apply().Mask!.Dispose();
+        }
+        Assert.That(DisposeScopeManager.Statistics.ThreadTotalLiveCount, Is.EqualTo(before));
+    }
+
     // ---------- properties ----------
 
     [FsCheck.NUnit.Property(MaxTest = 300)]

@@ -14,8 +14,8 @@ namespace Repro.Methods;
 /// Choices where the sources are silent or loose, all fixed here:
 /// <list type="bullet">
 /// <item>Prune count: exactly <c>floor(c·s)</c> per row, computed in decimal. The reference computes
-/// <c>int(c * s)</c> in double, which differs when <c>c·s</c> is an integer not representable in binary
-/// (e.g. 0.29·100 → 28 there, 29 here).</item>
+/// <c>int(c * s)</c> in double, which is one less where the double product falls just below an integer
+/// (0.29 · 100 = 28.999… → 28 there, 29 here).</item>
 /// <item>Ties: lower column first (the reference's stable sort; the golden files agree exactly). N:M ties: lower
 /// index first, where the reference's <c>topk</c> leaves them unspecified.</item>
 /// <item>N:M needs <c>in_features mod M = 0</c> (the reference prunes a ragged last group too).</item>
