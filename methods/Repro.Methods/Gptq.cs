@@ -95,10 +95,12 @@ public sealed class Gptq : ICompressionMethod
         var w = weight.clone();
         var h = hessian.clone();
         var grids = new List<QuantizationGrid>();
+        // Grids found inside the sweep's per-column scopes must outlive them. (TorchSharp 0.107 corrupts
+        // a tensor's scope bookkeeping when it is moved to the scope it is already in, so only move strangers.)
         QuantizationGrid Keep(QuantizationGrid g)
         {
-            g.Scale.MoveToOtherDisposeScope(scope);
-            g.Zero.MoveToOtherDisposeScope(scope);
+            foreach (var t in new[] { g.Scale, g.Zero })
+                if (!scope.Contains(t)) t.MoveToOtherDisposeScope(scope);
             grids.Add(g);
             return g;
         }
