@@ -16,6 +16,7 @@ namespace Repro.Methods.Tests;
 /// its scale, differ in the last bit; measured |ΔW| ≤ 3e-8 there, 0 elsewhere), so values are compared
 /// to 1e-6 (weights up to 0.4; ~30 ulps).
 /// </remarks>
+[SingleTorchThread]
 public sealed class GptqGoldenTests
 {
     const double WeightTolerance = 1e-6;

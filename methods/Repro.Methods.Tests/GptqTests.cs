@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Repro.Methods.Tests;
 
+[SingleTorchThread]
 public sealed class GptqTests
 {
     static Tensor Matrix(int rows, params double[] values) => tensor(values, ScalarType.Float64).reshape(rows, -1);

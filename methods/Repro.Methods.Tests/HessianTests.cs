@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Repro.Methods.Tests;
 
+[SingleTorchThread]
 public sealed class HessianTests
 {
     [Test]

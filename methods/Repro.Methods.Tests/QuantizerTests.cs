@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Repro.Methods.Tests;
 
+[SingleTorchThread]
 public sealed class QuantizerTests
 {
     static double[] Quantize(double[] row, int bits, bool symmetric)

@@ -18,6 +18,7 @@ namespace Repro.Methods.Tests;
 /// identical: a threshold tie flipped by rounding would need two scores within ~1e-7 relative, and
 /// none of these cases has one (if a regenerated case did, the test would say how many entries differ).
 /// </remarks>
+[SingleTorchThread]
 public sealed class SparseGptGoldenTests
 {
     const double WeightTolerance = 1e-6;
