@@ -11,7 +11,7 @@ namespace Repro.Methods.Tests;
 /// </summary>
 /// <remarks>
 /// Tolerances. Given the reference's own H, the only differences are LAPACK/BLAS summation order in
-/// the Cholesky factors and the lazy-update GEMM (torch 1.13 with Debian's OpenBLAS there, libtorch 2.10
+/// the Cholesky factors and the lazy-update GEMM (torch 1.13 on Debian's generic BLAS/LAPACK there, libtorch 2.10
 /// here). Those perturb U by a few float32 ulps, and the sweep carries that through at most 64 columns:
 /// measured |ΔW| ≤ 1.2e-7 on weights up to 0.4 (a few ulps), so 1e-6 leaves ~10× headroom while
 /// still failing on any algorithmic slip (a wrong mask entry moves a weight by ~0.05). Masks must be
