@@ -89,14 +89,15 @@ public sealed class Gptq : ICompressionMethod
     /// </summary>
     public GptqResult Quantize(Tensor weight, Tensor hessian, string sublayer)
     {
-        var (rows, columns) = SparseGpt.CheckInputs(weight, hessian, sublayer);
+        var (_, columns) = SparseGpt.CheckInputs(weight, hessian, sublayer);
         RequireShape(sublayer, columns);
         using var scope = NewDisposeScope();
         var w = weight.clone();
         var h = hessian.clone();
         var grids = new List<QuantizationGrid>();
-        // Grids found inside the sweep's per-column scopes must outlive them. (TorchSharp 0.107 corrupts
-        // a tensor's scope bookkeeping when it is moved to the scope it is already in, so only move strangers.)
+        // Grids found inside the sweep's per-column scopes must outlive them. Only move those from other
+        // scopes: in TorchSharp 0.107, moving a tensor to the scope it is already in later made its
+        // finalizer throw ObjectDisposedException, which took down the test host.
         QuantizationGrid Keep(QuantizationGrid g)
         {
             foreach (var t in new[] { g.Scale, g.Zero })
