@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Text.Json;
 using Repro.Core;
 using Repro.Core.Checkpoints;
 using TorchSharp;
@@ -7,56 +7,35 @@ using static TorchSharp.torch;
 namespace Repro.Methods.Tests;
 
 /// <summary>
-/// One golden file written by <c>tools/reference/wanda_golden.py</c> from the reference implementation
-/// (locuslab/wanda): the dense weight, for Wanda the calibration inputs <c>[samples, tokens, in]</c> and the
-/// reference's accumulator <c>scaler_row</c>, and the reference's pruned weight and mask (true = pruned).
+/// One golden file written by tools/reference/{sparsegpt,gptq}_golden.py from the reference
+/// implementation: its tensors (float32, CPU), the case's parameters and the loss the reference printed.
 /// </summary>
-public sealed class GoldenCase : IDisposable
+sealed class GoldenCase : IDisposable
 {
-    public static string Folder => Path.Combine(RepoPaths.Root, "methods", "Repro.Methods.Tests", "Golden", "wanda");
+    readonly SafetensorsFile file;
 
-    GoldenCase(string name, SafetensorsFile file)
+    GoldenCase(string path)
     {
-        Name = name;
-        Metadata = file.Metadata;
-        Weight = file.Load("weight").DetachFromDisposeScope();
-        Mask = file.Load("mask").DetachFromDisposeScope();
-        Pruned = file.Load("pruned").DetachFromDisposeScope();
-        Inputs = file.Contains("inputs") ? file.Load("inputs").DetachFromDisposeScope() : null;
-        Scaler = file.Contains("scaler") ? file.Load("scaler").DetachFromDisposeScope() : null;
-    }
-
-    public static GoldenCase Load(string name)
-    {
-        using var file = SafetensorsFile.Open(Path.Combine(Folder, name + ".safetensors"));
-        return new GoldenCase(name, file);
+        file = SafetensorsFile.Open(path);
+        Name = Path.GetFileNameWithoutExtension(path);
+        Parameters = JsonDocument.Parse(file.Metadata["params"]).RootElement.Clone();
+        ReferenceLoss = double.Parse(file.Metadata["loss"], System.Globalization.CultureInfo.InvariantCulture);
+        ReferenceCommit = file.Metadata["reference_commit"];
     }
 
     public string Name { get; }
-    public IReadOnlyDictionary<string, string> Metadata { get; }
-    public Tensor Weight { get; }
-    public Tensor Mask { get; }
-    public Tensor Pruned { get; }
-    public Tensor? Inputs { get; }
-    public Tensor? Scaler { get; }
+    public JsonElement Parameters { get; }
+    public double ReferenceLoss { get; }
+    public string ReferenceCommit { get; }
 
-    public decimal Sparsity => decimal.Parse(Metadata["sparsity_ratio"], CultureInfo.InvariantCulture);
-    public NmPattern? Pattern => Metadata["sparsity_type"] == "unstructured" ? null : NmPattern.Parse(Metadata["sparsity_type"]);
-    public bool UseVariant => Metadata["use_variant"] == "true";
+    public Tensor this[string name] => file.Load(name);
 
-    /// <summary>The calibration samples one sequence at a time, <c>[1, tokens, in]</c>, as prune_wanda feeds its hooks.</summary>
-    public IEnumerable<Tensor> Samples()
-    {
-        var inputs = Inputs ?? throw new InvalidOperationException($"{Name} has no calibration inputs");
-        for (var j = 0; j < inputs.shape[0]; j++) yield return inputs.narrow(0, j, 1);
-    }
+    public static string Folder(string method) => Path.Combine(RepoPaths.Root, "methods", "Repro.Methods.Tests", "Golden", method);
 
-    public void Dispose()
-    {
-        Weight.Dispose();
-        Mask.Dispose();
-        Pruned.Dispose();
-        Inputs?.Dispose();
-        Scaler?.Dispose();
-    }
+    public static IEnumerable<string> Names(string method) =>
+        Directory.EnumerateFiles(Folder(method), "*.safetensors").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal)!;
+
+    public static GoldenCase Open(string method, string name) => new(Path.Combine(Folder(method), name + ".safetensors"));
+
+    public void Dispose() => file.Dispose();
 }

@@ -16,7 +16,7 @@ public sealed class MagnitudeGoldenTests
     public void Two_of_four_is_the_reference_mask_exactly()
     {
         using var scope = NewDisposeScope();
-        using var g = GoldenCase.Load("magnitude-2of4");
+        using var g = WandaGoldenCase.Load("magnitude-2of4");
         using var linear = LinearWith(g.Weight);
         using var compressor = new Magnitude(g.Pattern!).Begin("golden.magnitude-2of4", linear);
         var result = compressor.Apply();
@@ -30,7 +30,7 @@ public sealed class MagnitudeGoldenTests
     public void Unstructured_reference_mask_is_repros_plus_exactly_the_weights_tied_with_its_threshold(string name, long repro, long extra)
     {
         using var scope = NewDisposeScope();
-        using var g = GoldenCase.Load(name);
+        using var g = WandaGoldenCase.Load(name);
         var magnitudes = g.Weight.abs();
         var k = new Sparsity(g.Sparsity).PruneCount(magnitudes.numel());
         var threshold = magnitudes.reshape(-1).sort().Values[k];             // the reference's thresh = sort(|W|)[int(numel·s)]

@@ -17,10 +17,10 @@ public sealed class WandaGoldenTests
         "wanda-2of4", "wanda-4of8", "wanda-variant-50", "wanda-variant-30", "wanda-variant-30-ties",
     ];
 
-    static ICompressionMethod MethodOf(GoldenCase g) =>
+    static ICompressionMethod MethodOf(WandaGoldenCase g) =>
         g.Pattern is { } p ? new Wanda(p) : new Wanda(new Sparsity(g.Sparsity), useVariant: g.UseVariant);
 
-    static Tensor MaskFromNorms(GoldenCase g, Tensor norms)
+    static Tensor MaskFromNorms(WandaGoldenCase g, Tensor norms)
     {
         if (g.Pattern is { } p) return Wanda.Mask(g.Weight, norms, p);
         if (g.UseVariant) return Wanda.MaskVariant(g.Weight, norms, new Sparsity(g.Sparsity)).Mask;
@@ -34,7 +34,7 @@ public sealed class WandaGoldenTests
     public void Accumulator_matches_the_reference_scaler_to_float32_rounding(string name)
     {
         using var scope = NewDisposeScope();
-        using var g = GoldenCase.Load(name);
+        using var g = WandaGoldenCase.Load(name);
         using var stats = new InputSquareMean(g.Weight.shape[1]);
         foreach (var x in g.Samples()) stats.Add(x);
         var mean = stats.Mean();
@@ -51,7 +51,7 @@ public sealed class WandaGoldenTests
     public void Mask_from_the_reference_scaler_is_the_reference_mask(string name)
     {
         using var scope = NewDisposeScope();
-        using var g = GoldenCase.Load(name);
+        using var g = WandaGoldenCase.Load(name);
         var mask = MaskFromNorms(g, g.Scaler!.sqrt());
         TestContext.Out.WriteLine($"{name}: {Mismatch(mask, g.Mask)}");
         Assert.That(mask.Equals(g.Mask), Is.True, Mismatch(mask, g.Mask));
@@ -61,7 +61,7 @@ public sealed class WandaGoldenTests
     public void Hooked_sublayer_prunes_the_reference_weight_bit_for_bit(string name)
     {
         using var scope = NewDisposeScope();
-        using var g = GoldenCase.Load(name);
+        using var g = WandaGoldenCase.Load(name);
         using var linear = LinearWith(g.Weight);
         using var compressor = MethodOf(g).Begin("golden." + name, linear);
         foreach (var x in g.Samples()) compressor.Observe(x);
@@ -82,12 +82,12 @@ public sealed class WandaGoldenTests
     public void The_dead_channel_case_really_has_a_dead_channel_and_the_ties_case_really_ties()
     {
         using var scope = NewDisposeScope();
-        using (var dead = GoldenCase.Load("wanda-unstructured-30-dead"))
+        using (var dead = WandaGoldenCase.Load("wanda-unstructured-30-dead"))
         {
             Assert.That(dead.Scaler![5].item<float>(), Is.EqualTo(0f));
             Assert.That(dead.Mask[TensorIndex.Colon, 5].all().item<bool>(), Is.True, "column 5 (score 0) is pruned in every row");
         }
-        using (var ties = GoldenCase.Load("wanda-unstructured-50-ties"))
+        using (var ties = WandaGoldenCase.Load("wanda-unstructured-50-ties"))
         {
             Assert.That(ties.Scaler!.eq(ties.Scaler![0]).all().item<bool>(), Is.True, "±1 inputs give every feature the same scaler");
             // Each row has 32 scores from 4 distinct magnitudes, so the cut at 16 falls inside a run of ties in most rows.

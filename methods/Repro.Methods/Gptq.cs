@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Repro.Methods;
+
+/// <summary>
+/// What <see cref="Gptq.Quantize"/> produced: the dequantized weight, the grids it used, and for each
+/// (original) column the index of its grid in <see cref="Grids"/>. <see cref="LevelsUsed"/> is the
+/// largest number of distinct values in one row of one grid's columns (at most 2^bits).
+/// </summary>
+public sealed record GptqResult(Tensor Weight, double Loss, int DampRetries, double PercDamp, long DeadInputs,
+                                IReadOnlyList<QuantizationGrid> Grids, int[] GridOfColumn, long LevelsUsed);
+
+/// <summary>
+/// GPTQ (Frantar et al. 2023; reference <c>fasterquant</c>, METHODS.md §6): quantizes column by column
+/// with the OBS error feedback of SparseGPT's sweep, the quantizer taking the place of the mask. The
+/// weights stay dequantized (float) in the model.
+/// </summary>
+/// <remarks>
+/// Order of the reference, kept: per-row grid from the whole W (used when there are no groups, and
+/// computed before dead columns are zeroed) → dead inputs → static groups (from W after dead zeroing,
+/// original column order) → act-order permutation (<c>argsort(diag H)</c> descending; Repro's sort is
+/// stable, ties to the lower column) → dampening and U → sweep → un-permute.
+/// Dynamic groups: at processed column c with <c>c mod g = 0</c> the grid comes from <c>W[:, c:c+g]</c>
+/// of the whole matrix, which holds the lazy updates through the previous block but not the in-block
+/// ones; it equals the current weights only when g is a multiple of the block size. Repro reads W
+/// the same way.
+/// </remarks>
+public sealed class Gptq : ICompressionMethod
+{
+    public Gptq(int bits, int groupSize = 128, bool symmetric = false, bool actOrder = false, bool staticGroups = false,
+                int blockSize = 128, double percDamp = 0.01)
+    {
+        Quantizer = new Quantizer(bits, symmetric);
+        if (groupSize is 0 or < -1)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group size must be -1 (one grid per row) or positive (128 in the papers)");
+        if (staticGroups && groupSize == -1)
+            throw new ArgumentException("static groups need a group size; with -1 there is one grid per row anyway", nameof(staticGroups));
+        if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "blocksize must be positive (the reference uses 128)");
+        if (!(percDamp > 0) || double.IsInfinity(percDamp))
+            throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number (the reference uses 0.01)");
+        (GroupSize, ActOrder, StaticGroups, BlockSize, PercDamp) = (groupSize, actOrder, staticGroups, blockSize, percDamp);
+    }
+
+    public Quantizer Quantizer { get; }
+    public int Bits => Quantizer.Bits;
+    public bool Symmetric => Quantizer.Symmetric;
+    public int GroupSize { get; }
+    public bool ActOrder { get; }
+    public bool StaticGroups { get; }
+    public int BlockSize { get; }
+    public double PercDamp { get; }
+
+    public string Name => "gptq";
+    public bool NeedsCalibration => true;
+
+    public JsonObject HyperParameters => new()
+    {
+        ["bits"] = Bits,
+        ["groupSize"] = GroupSize,
+        ["symmetric"] = Symmetric,
+        ["actOrder"] = ActOrder,
+        ["staticGroups"] = StaticGroups,
+        ["blockSize"] = BlockSize,
+        ["percDamp"] = PercDamp,
+        ["maxDampRetries"] = OptimalBrainSurgeon.MaxDampRetries,
+    };
+
+    public ISublayerCompressor Begin(string name, Linear sublayer)
+    {
+        RequireShape(name, sublayer.in_features);
+        return new Compressor(this, name, sublayer);
+    }
+
+    void RequireShape(string sublayer, long columns)
+    {
+        if (GroupSize != -1 && columns % GroupSize != 0)
+            throw new SublayerCompressionException(sublayer,
+                $"group size {GroupSize} does not divide in_features {columns}; pick a divisor of {columns} or -1 (one grid per row)");
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="weight"/> <c>[rows, columns]</c> with the Hessian <paramref name="hessian"/>
+    /// (neither is modified), in the dtype it is given: float32 as the reference, float64 in tests.
+    /// The result's grids are in the caller's dispose scope.
+    /// </summary>
+    public GptqResult Quantize(Tensor weight, Tensor hessian, string sublayer)
+    {
+        var (_, columns) = SparseGpt.CheckInputs(weight, hessian, sublayer);
+        RequireShape(sublayer, columns);
+        using var scope = NewDisposeScope();
+        var w = weight.clone();
+        var h = hessian.clone();
+        var grids = new List<QuantizationGrid>();
+        // Grids found inside the sweep's per-column scopes must outlive them. Only move those from other
+        // scopes: in TorchSharp 0.107, moving a tensor to the scope it is already in later made its
+        // finalizer throw ObjectDisposedException, which took down the test host.
+        QuantizationGrid Keep(QuantizationGrid g)
+        {
+            foreach (var t in new[] { g.Scale, g.Zero })
+                if (!scope.Contains(t)) t.MoveToOtherDisposeScope(scope);
+            grids.Add(g);
+            return g;
+        }
+
+        if (GroupSize == -1) Keep(Quantizer.FindParams(w));
+        var dead = OptimalBrainSurgeon.ZeroDeadInputs(h, w);
+        if (StaticGroups)
+            for (long c = 0; c < columns; c += GroupSize)
+                Keep(Quantizer.FindParams(w.narrow(1, c, GroupSize)));
+
+        Tensor? perm = null;
+        if (ActOrder)
+        {
+            perm = h.diagonal().sort(descending: true, stable: true).Indices;
+            w = w.index_select(1, perm);
+            h = h.index_select(0, perm).index_select(1, perm);
+        }
+        var order = perm?.data<long>().ToArray();
+
+        var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
+        var gridOfProcessed = new int[columns];
+        var loss = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
+
+        var gridOfColumn = new int[columns];
+        for (var c = 0; c < columns; c++) gridOfColumn[order is null ? c : (int)order[c]] = gridOfProcessed[c];
+        if (perm is not null) w = w.index_select(1, perm.argsort());
+
+        var levels = LevelsUsed(w, grids.Count, gridOfColumn);
+        foreach (var g in grids)
+        {
+            g.Scale.MoveToOuterDisposeScope();
+            g.Zero.MoveToOuterDisposeScope();
+        }
+        return new GptqResult(w.MoveToOuterDisposeScope(), loss, factor.DampRetries, factor.PercDamp, dead.sum().item<long>(),
+                              grids, gridOfColumn, levels);
+    }
+
+    static long LevelsUsed(Tensor q, int gridCount, int[] gridOfColumn)
+    {
+        using var scope = NewDisposeScope();
+        long most = 0;
+        for (var g = 0; g < gridCount; g++)
+        {
+            var columns = Enumerable.Range(0, gridOfColumn.Length).Where(c => gridOfColumn[c] == g).Select(c => (long)c).ToArray();
+            if (columns.Length == 0) continue;
+            var sorted = q.index_select(1, tensor(columns, device: q.device)).sort(1).Values;
+            var distinct = 1 + (sorted.narrow(1, 1, columns.Length - 1) != sorted.narrow(1, 0, columns.Length - 1)).sum(1);
+            most = Math.Max(most, distinct.max().item<long>());
+        }
+        return most;
+    }
+
+    /// <summary>Each column onto its grid: whole-row, static group, or dynamic group found when the group starts.</summary>
+    sealed class QuantizeRule(Gptq method, List<QuantizationGrid> grids, Func<QuantizationGrid, QuantizationGrid> keep,
+                              long[]? order, int[] gridOfProcessed) : OptimalBrainSurgeon.IColumnRule
+    {
+        int current;
+
+        public void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1) { }
+
+        public Tensor Replace(Tensor weight, Tensor block, Tensor upper, long i1, long i)
+        {
+            var c = i1 + i;
+            var g = method.GroupSize;
+            if (g != -1 && !method.StaticGroups && c % g == 0)
+            {
+                keep(method.Quantizer.FindParams(weight.narrow(1, c, g)));
+                current = grids.Count - 1;
+            }
+            else if (g != -1 && method.StaticGroups)
+                current = (int)((order is null ? c : order[c]) / g);
+            gridOfProcessed[c] = current;
+            return grids[current].Quantize(block.select(1, i).unsqueeze(1)).flatten();
+        }
+    }
+
+    sealed class Compressor(Gptq method, string name, Linear sublayer) : ISublayerCompressor
+    {
+        readonly Hessian hessian = new(sublayer.in_features, sublayer.weight!.device);
+
+        public void Observe(Tensor input) => hessian.Add(input);
+
+        public SublayerResult Apply()
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var weight = sublayer.weight!;
+            OptimalBrainSurgeon.RequireCalibrated(hessian, name);
+            var result = method.Quantize(weight.detach().to(ScalarType.Float32), hessian.Matrix, name);
+            weight.copy_(result.Weight.to(weight.dtype));
+            var elements = weight.numel();
+            var zeros = (weight == 0).sum().item<long>();
+            var diagnostics = new Dictionary<string, double>
+            {
+                ["loss"] = result.Loss,
+                ["dampRetries"] = result.DampRetries,
+                ["percDampUsed"] = result.PercDamp,
+                ["bits"] = method.Bits,
+                ["groupSize"] = method.GroupSize,
+                ["levelsUsed"] = result.LevelsUsed,
+                ["grids"] = result.Grids.Count,
+                ["deadInputs"] = result.DeadInputs,
+                ["calibrationSequences"] = hessian.Sequences,
+            };
+            return new SublayerResult(name, elements, zeros, null, diagnostics);
+        }
+
+        public void Dispose() => hessian.Dispose();
+    }
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"gptq(bits={Bits}, group={GroupSize}, sym={Symmetric}, actorder={ActOrder}, static={StaticGroups}, block={BlockSize}, percdamp={PercDamp})");
+}

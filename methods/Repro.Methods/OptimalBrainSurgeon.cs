@@ -1,0 +1,154 @@
+using System.Globalization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repro.Methods;
+
+/// <summary>
+/// The upper Cholesky factor U of the dampened inverse Hessian (<c>H⁻¹ = UᵀU</c>) that SparseGPT and
+/// GPTQ sweep with; <paramref name="DampRetries"/> says how many times the dampening had to grow.
+/// </summary>
+public sealed record InverseHessianFactor(Tensor Upper, int DampRetries, double PercDamp);
+
+/// <summary>
+/// The steps SparseGPT (METHODS.md §5) and GPTQ (§6) share: dead inputs, dampening and the factor of
+/// the inverse Hessian, and the blocked column sweep that replaces one column at a time and spreads its
+/// error over the columns still to come (the Optimal Brain Surgeon update with lazy block updates).
+/// </summary>
+public static class OptimalBrainSurgeon
+{
+    /// <summary>
+    /// The reference has no fallback when Cholesky fails (the run aborts). Repro retries with percdamp
+    /// ×10 up to twice (0.01 → 0.1 → 1), records the count, and only then gives up (METHODS.md §5).
+    /// </summary>
+    public const int MaxDampRetries = 2;
+
+    /// <summary>Factor by which percdamp grows on each retry.</summary>
+    public const double DampGrowth = 10;
+
+    /// <summary>
+    /// Inputs that were always zero on the calibration data (<c>H_jj = 0</c>) carry no information: the
+    /// reference sets <c>H_jj = 1</c> and zeroes the weight column, in place. Returns the dead mask.
+    /// </summary>
+    public static Tensor ZeroDeadInputs(Tensor hessian, Tensor weight)
+    {
+        var dead = hessian.diagonal() == 0;
+        hessian.diagonal().masked_fill_(dead, 1);
+        weight.masked_fill_(dead.unsqueeze(0), 0);
+        return dead;
+    }
+
+    /// <summary>
+    /// <c>H += λI</c> with <c>λ = percdamp · mean(diag H)</c> (on a copy), then <c>L = chol(H)</c>,
+    /// <c>H⁻¹ = cholesky_inverse(L)</c>, <c>U = chol(H⁻¹)ᵀ</c>. The reference asks for the upper factor
+    /// directly; the transposed lower factor is the same matrix (LAPACK may order sums differently).
+    /// On failure (not positive definite, or a non-finite factor) the dampening is recomputed from the
+    /// undamped H with percdamp ×10, at most <see cref="MaxDampRetries"/> times.
+    /// </summary>
+    /// <param name="hessian">H after <see cref="ZeroDeadInputs"/>, undamped; not modified.</param>
+    public static InverseHessianFactor Factor(Tensor hessian, double percDamp, string sublayer)
+    {
+        if (!(percDamp > 0) || double.IsInfinity(percDamp))
+            throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number, e.g. 0.01");
+        using var scope = NewDisposeScope();
+        var meanDiagonal = hessian.diagonal().mean();
+        var tried = new List<double>();
+        for (var retry = 0; retry <= MaxDampRetries; retry++)
+        {
+            var damp = percDamp * Math.Pow(DampGrowth, retry);
+            tried.Add(damp);
+            using var attempt = NewDisposeScope();
+            var h = hessian.clone();
+            h.diagonal().add_(meanDiagonal * damp);
+            var (lower, info) = linalg.cholesky_ex(h);
+            if (info.item<int>() != 0) continue;
+            var inverse = cholesky_inverse(lower);
+            var (lowerOfInverse, info2) = linalg.cholesky_ex(inverse);
+            if (info2.item<int>() != 0 || !lowerOfInverse.isfinite().all().item<bool>()) continue;
+            var upper = lowerOfInverse.mT.contiguous();
+            return new InverseHessianFactor(upper.MoveToOtherDisposeScope(scope).MoveToOuterDisposeScope(), retry, damp);
+        }
+        throw new SublayerCompressionException(sublayer,
+            "the dampened Hessian of the calibration inputs is not positive definite even with percdamp " +
+            string.Join(", ", tried.Select(d => d.ToString("G4", CultureInfo.InvariantCulture))) +
+            $" (mean of its diagonal: {meanDiagonal.item<double>().ToString("G6", CultureInfo.InvariantCulture)}); " +
+            "the calibration inputs of this sublayer are degenerate or overflow float32: check them, use more calibration samples, or raise percdamp");
+    }
+
+    /// <summary>
+    /// What replaces each column during <see cref="Sweep"/>: a pruning mask (SparseGPT) or a quantizer (GPTQ).
+    /// </summary>
+    internal interface IColumnRule
+    {
+        /// <summary>Before the columns of block <c>[i1, i1 + w1.shape[1])</c>.</summary>
+        /// <param name="weight">the whole matrix, holding the lazy updates through the previous block only.</param>
+        /// <param name="block">the block's working copy, updated column by column.</param>
+        /// <param name="upper">the block's square of U.</param>
+        void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1);
+
+        /// <summary>The replacement of column <paramref name="i"/> (block-relative) of <paramref name="block"/>, shape [rows].</summary>
+        Tensor Replace(Tensor weight, Tensor block, Tensor upper, long i1, long i);
+    }
+
+    /// <summary>
+    /// The blocked sweep of METHODS.md §5 step 4, in place on <paramref name="weight"/>: for each block
+    /// <c>[i1, i2)</c>, each column i gets <c>q = rule(i)</c>, <c>err = (w − q)/U_ii</c>, and the block's
+    /// later columns absorb <c>err ⊗ U[i, i:]</c>; after the block its columns become Q and the columns
+    /// right of it absorb <c>Err · U[i1:i2, i2:]</c> at once. Returns the loss <c>Σ (w − q)²/U_ii² / 2</c>.
+    /// </summary>
+    internal static double Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
+    {
+        var (rows, columns) = (weight.shape[0], weight.shape[1]);
+        using var scope = NewDisposeScope();
+        var losses = zeros(rows, weight.dtype, weight.device);
+        for (long i1 = 0; i1 < columns; i1 += blockSize)
+        {
+            using var blockScope = NewDisposeScope();
+            var i2 = Math.Min(i1 + blockSize, columns);
+            var count = i2 - i1;
+            var block = weight.narrow(1, i1, count).clone();
+            var q1 = zeros_like(block);
+            var err1 = zeros_like(block);
+            var losses1 = zeros_like(block);
+            var u1 = upper.narrow(0, i1, count).narrow(1, i1, count);
+            rule.BeginBlock(weight, block, u1, i1);
+            for (long i = 0; i < count; i++)
+            {
+                using var columnScope = NewDisposeScope();
+                var w = block.select(1, i);
+                var d = u1[i, i];
+                var q = rule.Replace(weight, block, u1, i1, i);
+                q1.select(1, i).copy_(q);
+                var difference = w - q;
+                losses1.select(1, i).copy_(difference.square() / d.square());
+                var err = difference / d;
+                // w is a view of the block: it changes here, so everything derived from it comes first.
+                block.narrow(1, i, count - i).sub_(err.unsqueeze(1).matmul(u1.select(0, i).narrow(0, i, count - i).unsqueeze(0)));
+                err1.select(1, i).copy_(err);
+            }
+            weight.narrow(1, i1, count).copy_(q1);
+            losses.add_(losses1.sum(1) / 2);
+            if (i2 < columns)
+                weight.narrow(1, i2, columns - i2).sub_(err1.matmul(upper.narrow(0, i1, count).narrow(1, i2, columns - i2)));
+        }
+        return losses.sum().to(float64).item<double>();
+    }
+
+    /// <summary>An empty Hessian would mark every input dead and zero the whole weight: refuse it.</summary>
+    internal static void RequireCalibrated(Hessian hessian, string sublayer)
+    {
+        if (hessian.Sequences == 0)
+            throw new SublayerCompressionException(sublayer,
+                "no calibration inputs reached this sublayer (its forward pre-hook never fired), so there is no Hessian; " +
+                "check that the layer calls the sublayer through call(), not forward()");
+    }
+
+    /// <summary>Fails unless every entry of <paramref name="tensor"/> is finite.</summary>
+    internal static void RequireFinite(Tensor tensor, string sublayer, string what, string advice)
+    {
+        using var scope = NewDisposeScope();
+        var bad = (~tensor.isfinite()).sum().item<long>();
+        if (bad != 0)
+            throw new SublayerCompressionException(sublayer, $"{what} has {bad} NaN or infinite entries of {tensor.numel()}; {advice}");
+    }
+}

@@ -1,0 +1,11 @@
+namespace Repro.Methods;
+
+/// <summary>
+/// A sublayer that a method cannot compress as asked (bad shape for the settings, NaN/Inf weights or
+/// inputs, a Hessian that stays singular): the message names the sublayer, the problem and what to try.
+/// </summary>
+public sealed class SublayerCompressionException(string sublayer, string problem)
+    : Exception($"{sublayer}: {problem}")
+{
+    public string Sublayer => sublayer;
+}
