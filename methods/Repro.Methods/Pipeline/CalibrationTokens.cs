@@ -53,12 +53,4 @@ public sealed record CalibrationTokens
             for (var i = 0; i < bytes.Length; i += sizeof(long)) Array.Reverse(bytes, i, sizeof(long));
         return Convert.ToHexStringLower(SHA256.HashData(bytes));
     }
-
-    /// <summary>Row <paramref name="sample"/> as a <c>[1, seqlen]</c> int64 tensor in the caller's dispose scope.</summary>
-    internal torch.Tensor Row(int sample)
-    {
-        var row = new long[Seqlen];
-        for (var t = 0; t < row.Length; t++) row[t] = Ids[sample, t];
-        return torch.tensor(row, [1, row.Length], torch.ScalarType.Int64);
-    }
 }
