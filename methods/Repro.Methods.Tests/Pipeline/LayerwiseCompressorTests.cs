@@ -263,6 +263,34 @@ public sealed class LayerwiseCompressorTests
     }
 
     [Test]
+    public void Tokens_given_to_a_method_that_ignores_them_are_not_recorded()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+
+        var report = Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(needsCalibration: false));
+
+        Assert.That(report.Calibration, Is.Null);
+        Assert.That(report.Seed, Is.Null);
+    }
+
+    [Test]
+    public void Tensors_the_architecture_does_not_use_are_listed_and_not_copied()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        using var scope = NewDisposeScope();
+        const string stale = "model.layers.0.self_attn.rotary_emb.inv_freq";
+        HfCheckpointWriter.Write(model.Dir, model.Json, model.Weights.Append(KeyValuePair.Create(stale, ones(8))).ToList());
+
+        var report = Prune(model, folder.Sub("out"), new HalfMagnitudeMethod());
+
+        Assert.That(report.InputModel.IgnoredTensors, Is.EqualTo(new[] { stale }));
+        using var written = HfCheckpoint.Open(folder.Sub("out"));
+        Assert.That(written.Contains(stale), Is.False);
+    }
+
+    [Test]
     public void A_calibrating_method_without_tokens_is_refused_before_anything_is_written()
     {
         using var folder = new TempFolder();

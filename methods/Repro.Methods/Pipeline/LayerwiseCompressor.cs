@@ -29,7 +29,7 @@ public sealed record LayerwiseJob(string ModelDir, string OutputDir, ICompressio
     public bool Overwrite { get; init; }
 }
 
-public enum PipelineStage { Embedding, Loading, Calibrating, Applying, Recomputing, Writing, LayerDone, Finishing }
+public enum PipelineStage { Copying, Embedding, Loading, Calibrating, Applying, Recomputing, Writing, LayerDone, Finishing }
 
 /// <summary>Where a run is: layer <see cref="Layer"/> (0-based) of <see cref="Layers"/>, for progress bars.</summary>
 public readonly record struct LayerProgress(int Layer, int Layers, PipelineStage Stage, int SamplesDone, int SamplesTotal, TimeSpan Elapsed);
@@ -84,6 +84,7 @@ public static class LayerwiseCompressor
         using var checkpoint = HfCheckpoint.Open(job.ModelDir);
         var config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
         CheckTensors(checkpoint, config);
+        if (job.Method.NeedsCalibration) CheckIds(job.Calibration!, config);
         var output = OutputFolder.Begin(job.OutputDir, job.ModelDir, job.Overwrite);
         try
         {
@@ -113,6 +114,14 @@ public static class LayerwiseCompressor
         }
     }
 
+    /// <summary>Before any output exists: ids from another tokenizer would index past the embedding table.</summary>
+    static void CheckIds(CalibrationTokens calibration, ModelConfig config)
+    {
+        foreach (var id in calibration.Ids)
+            if (id < 0 || id >= config.VocabSize)
+                throw new ArgumentException($"calibration token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
+    }
+
     /// <summary>The state of one run; lives for one call of <see cref="Run"/>.</summary>
     sealed class Execution(LayerwiseJob job, HfCheckpoint checkpoint, ModelConfig config, OutputFolder output,
                      IProgress<LayerProgress>? progress, CancellationToken cancellationToken, Stopwatch clock)
@@ -129,7 +138,7 @@ public static class LayerwiseCompressor
         public PruneReport Execute(DateTimeOffset started)
         {
             // Unchanged tensors first, each shard on its own, before any activation buffer exists.
-            Report(0, PipelineStage.Embedding);
+            Report(0, PipelineStage.Copying);
             WriteUnchangedShard(1, [EmbeddingName]);
             WriteUnchangedShard(shardCount, config.TieWordEmbeddings ? ["model.norm.weight"] : ["model.norm.weight", "lm_head.weight"]);
 
@@ -143,6 +152,7 @@ public static class LayerwiseCompressor
                 {
                     var calibration = job.Calibration!;
                     samples = calibration.NSamples;
+                    Report(0, PipelineStage.Embedding);
                     inps = EmbeddingRows.Lookup(checkpoint, EmbeddingName, calibration.Ids, job.Device, job.DType).DetachFromDisposeScope();
                     if (layers > 1) outs = empty_like(inps).DetachFromDisposeScope();
                 }
@@ -171,12 +181,14 @@ public static class LayerwiseCompressor
             {
                 Method = Method.Name,
                 HyperParameters = (JsonObject)Method.HyperParameters.DeepClone(),
-                Calibration = job.Calibration is { } c ? new CalibrationRecord(c.NSamples, c.Seqlen, c.Sha256(), c.Provenance) : null,
-                Seed = job.Calibration?.Seed,
+                // Tokens a method never looked at are not part of what produced the folder.
+                Calibration = Method.NeedsCalibration && job.Calibration is { } c ? new CalibrationRecord(c.NSamples, c.Seqlen, c.Sha256(), c.Provenance) : null,
+                Seed = Method.NeedsCalibration ? job.Calibration?.Seed : null,
                 InputModel = new InputModelRecord(
                     Path.GetFullPath(job.ModelDir), Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(checkpoint.ConfigPath))),
                     config.ModelType, layers, config.ParameterCount(),
-                    config.ExpectedTensorNames().Select(n => checkpoint.Describe(n).DType).Distinct().Order(StringComparer.Ordinal).ToList()),
+                    config.ExpectedTensorNames().Select(n => checkpoint.Describe(n).DType).Distinct().Order(StringComparer.Ordinal).ToList(),
+                    checkpoint.Names.Except(config.ExpectedTensorNames()).Order(StringComparer.Ordinal).ToList()),
                 Device = job.Device.ToString(),
                 DType = job.DType.ToString(),
                 TrueSequential = job.TrueSequential && Method.NeedsCalibration,

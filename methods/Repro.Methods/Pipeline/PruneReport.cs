@@ -41,8 +41,9 @@ public sealed record CalibrationRecord([property: JsonPropertyName("nsamples")] 
 
 /// <param name="ConfigSha256">SHA-256 of the input's config.json bytes.</param>
 /// <param name="StoredDTypes">Safetensors dtypes of the input's tensors, e.g. ["BF16"]; output tensors keep them.</param>
+/// <param name="IgnoredTensors">Tensors of the input the architecture does not use (e.g. old <c>rotary_emb.inv_freq</c> buffers); not copied.</param>
 public sealed record InputModelRecord(string Path, string ConfigSha256, string ModelType, int Layers, long Parameters,
-                                      IReadOnlyList<string> StoredDTypes);
+                                      IReadOnlyList<string> StoredDTypes, IReadOnlyList<string> IgnoredTensors);
 
 public sealed record SparsityRecord(long Elements, long Zeros)
 {
