@@ -8,6 +8,8 @@ public static class ReproCommand
 {
     public static RootCommand Create() => new("Repro: verify published claims about pruning and quantizing multilingual LLMs.")
     {
+        PruneCommands.Prune(),
+        PruneCommands.Quantize(),
         EvalCommands.Create(),
         BenchCommands.Create(),
         FixturesCommands.Create(),

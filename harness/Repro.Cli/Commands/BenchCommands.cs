@@ -17,6 +17,7 @@ public static class BenchCommands
     public static Command Create() => new("bench", "Benchmarks that report speed as ratios measured in one run.")
     {
         Forward(),
+        BenchPruneCommand.Create(),
     };
 
     static Command Forward()

@@ -14,6 +14,7 @@ public static class EvalCommands
     public static Command Create() => new("eval", "Evaluate a model per language.")
     {
         Perplexity(),
+        EvalHiddenCommand.Create(),
     };
 
     static Command Perplexity()

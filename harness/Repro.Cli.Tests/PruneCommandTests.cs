@@ -1,0 +1,262 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Repro.Cli.Commands;
+using Repro.Core;
+using Repro.Methods;
+using Repro.Methods.Pipeline;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Repro.Cli.Tests;
+
+public sealed class PruneCommandTests
+{
+    static readonly string Samples = Path.Combine(RepoPaths.Fixtures, "samples");
+
+    /// <summary>Uniform random byte ids: stands in for the corpus sampler, which is not part of these tests.</summary>
+    sealed class RandomCalibrationSource : ICalibrationSource
+    {
+        public List<CalibrationRequest> Requests { get; } = [];
+
+        public CalibrationTokens Draw(CalibrationRequest request)
+        {
+            Requests.Add(request);
+            var rng = new Repro.Core.Corpora.SplitMix64((ulong)request.Seed);
+            var ids = new long[request.NSamples, request.Seqlen];
+            for (var i = 0; i < request.NSamples; i++)
+                for (var t = 0; t < request.Seqlen; t++) ids[i, t] = rng.NextBelow(256);
+            return new CalibrationTokens(ids, request.Seed, new { languages = request.Languages, split = request.Split });
+        }
+    }
+
+    /// <summary>Test method: zeros every other weight of each row, so a run visibly prunes.</summary>
+    sealed class EveryOtherMethod(Sparsity sparsity) : ICompressionMethod
+    {
+        public string Name => "every-other";
+        public bool NeedsCalibration => true;
+        public System.Text.Json.Nodes.JsonObject HyperParameters => new() { ["sparsity"] = sparsity.ToString() };
+
+        public ISublayerCompressor Begin(string name, Linear sublayer) => new Compressor(name, sublayer);
+
+        sealed class Compressor(string name, Linear sublayer) : ISublayerCompressor
+        {
+            public void Observe(Tensor input) { }
+
+            public SublayerResult Apply()
+            {
+                var mask = (arange(sublayer.weight.shape[1]) % 2 == 0).expand(sublayer.weight.shape).contiguous();
+                sublayer.weight.masked_fill_(mask, 0);
+                return new SublayerResult(name, sublayer.weight.NumberOfElements, mask.sum().item<long>(), mask, new Dictionary<string, double>());
+            }
+
+            public void Dispose() { }
+        }
+    }
+
+    static readonly IReadOnlyList<MethodRegistration> TestMethods =
+    [
+        .. MethodRegistry.Default,
+        new("every-other", MethodKinds.Pruning, "test", o => new EveryOtherMethod(o.Sparsity)),
+    ];
+
+    /// <summary>Runs a command tree of prune/quantize wired to a test calibration source and the test methods.</summary>
+    static Cli.Outcome RunWired(ICalibrationSource source, params string[] args)
+    {
+        var root = new RootCommand("test") { PruneCommands.Prune(TestMethods, source), PruneCommands.Quantize(TestMethods, source) };
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var outWriter = new StringWriter();
+        using var errWriter = new StringWriter();
+        Console.SetOut(outWriter);
+        Console.SetError(errWriter);
+        try
+        {
+            var code = CliRunner.RunAsync(root, args).GetAwaiter().GetResult();
+            return new Cli.Outcome(code, outWriter.ToString(), errWriter.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    static string Generated(TempFolder temp)
+    {
+        var model = temp.Sub("model");
+        var generate = Cli.Run("fixtures", "generate", "--params", "100K", "--out", model);
+        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.Error);
+        return model;
+    }
+
+    [Test]
+    public void Prune_then_eval_hidden_end_to_end()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        var source = new RandomCalibrationSource();
+        var output = temp.Sub("pruned");
+
+        var prune = RunWired(source, "prune", "--model", model, "--method", "every-other", "--calib-data", Samples, "--calib-langs", "de,en",
+                             "--nsamples", "3", "--seqlen", "16", "--seed", "7", "--out", output);
+
+        Assert.That(prune.ExitCode, Is.EqualTo(0), prune.Error);
+        Assert.That(prune.Out, Does.Contain("50.00%"));
+        Assert.That(source.Requests.Single(), Has.Property("NSamples").EqualTo(3).And.Property("Seqlen").EqualTo(16).And.Property("Seed").EqualTo(7)
+                                                   .And.Property("Split").EqualTo("train"));
+        Assert.That(source.Requests.Single().Languages, Is.EqualTo(new[] { "de", "en" }));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!;
+        Assert.That((string)report["method"]!, Is.EqualTo("every-other"));
+        Assert.That((int)report["seed"]!, Is.EqualTo(7));
+        Assert.That((string)report["calibration"]!["provenance"]!["languages"]![1]!, Is.EqualTo("en"));
+        Assert.That(MaskFile.Read(output), Has.Count.EqualTo(14));
+
+        var results = temp.Sub("hidden.json");
+        var hidden = Cli.Run("eval", "hidden", "--dense", model, "--pruned", output, "--data", Samples, "--langs", "de,zh",
+                             "--seqlen", "32", "--nsamples", "2", "--out", results);
+
+        Assert.That(hidden.ExitCode, Is.EqualTo(0), hidden.Error);
+        Assert.That(hidden.Out, Does.Contain("SNR (dB)"));
+        var rows = JsonNode.Parse(File.ReadAllText(results))!["results"]!.AsArray();
+        Assert.That(rows.Select(r => (string)r!["language"]!), Is.EqualTo(new[] { "de", "zh" }));
+        foreach (var row in rows)
+        {
+            Assert.That((int)row!["windows"]!, Is.EqualTo(2));
+            Assert.That((int)row["identicalLayers"]!, Is.Zero);
+            Assert.That(double.IsFinite((double)row["meanSnrDb"]!), Is.True);
+            Assert.That(row["layers"]!.AsArray(), Has.Count.EqualTo(2));
+        }
+    }
+
+    [Test]
+    public void Identity_output_compared_with_its_input_has_every_layer_identical()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        var output = temp.Sub("same");
+        var prune = RunWired(new RandomCalibrationSource(), "prune", "--model", model, "--method", "identity", "--calib-data", Samples,
+                             "--calib-langs", "de", "--nsamples", "2", "--seqlen", "8", "--out", output);
+        Assert.That(prune.ExitCode, Is.EqualTo(0), prune.Error);
+
+        var hidden = Cli.Run("eval", "hidden", "--dense", model, "--pruned", output, "--data", Samples, "--langs", "en",
+                             "--seqlen", "16", "--nsamples", "1", "--out", temp.Sub("h.json"));
+
+        Assert.That(hidden.ExitCode, Is.EqualTo(0), hidden.Error);
+        Assert.That(hidden.Out, Does.Contain("identical").And.Contain("2/2"));
+    }
+
+    [Test]
+    public void Without_a_wired_calibration_source_prune_says_so()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+
+        var outcome = Cli.Run("prune", "--model", model, "--method", "identity", "--calib-data", Samples, "--calib-langs", "de",
+                              "--nsamples", "2", "--seqlen", "8", "--out", temp.Sub("out"));
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(1));
+        Assert.That(outcome.Error, Does.Contain("not wired"));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+    }
+
+    static readonly object[] BadPruneArguments =
+    [
+        new object[] { new[] { "--method", "nope" }, "known: identity, every-other" },
+        new object[] { new[] { "--sparsity", "1.5" }, "[0, 1)" },
+        new object[] { new[] { "--sparsity", "-0.1" }, "[0, 1)" },
+        new object[] { new[] { "--sparsity", "half" }, "not a number" },
+        new object[] { new[] { "--nm", "5:4" }, "N:M" },
+        new object[] { new[] { "--nm", "2-4" }, "N:M" },
+        new object[] { new[] { "--nm", "2:4", "--sparsity", "0.6" }, "agree" },
+        new object[] { new[] { "--nsamples", "0" }, "--nsamples" },
+        new object[] { new[] { "--seqlen", "0" }, "--seqlen" },
+        new object[] { new[] { "--model", "MISSING" }, "model folder not found" },
+        new object[] { new[] { "--calib-data", "MISSING" }, "calibration corpus folder not found" },
+    ];
+
+    [TestCaseSource(nameof(BadPruneArguments))]
+    public void Bad_prune_input_is_exit_code_2_with_a_message(string[] change, string expected)
+    {
+        using var temp = new TempFolder();
+        var model = Directory.CreateDirectory(temp.Sub("model")).FullName;   // never opened: every case fails before
+        var args = new Dictionary<string, string>
+        {
+            ["--model"] = model, ["--method"] = "every-other", ["--calib-data"] = Samples, ["--calib-langs"] = "de",
+            ["--nsamples"] = "2", ["--seqlen"] = "8", ["--out"] = temp.Sub("out"),
+        };
+        for (var i = 0; i < change.Length; i += 2) args[change[i]] = change[i + 1].Replace("MISSING", temp.Sub("missing"));
+
+        var outcome = RunWired(new RandomCalibrationSource(), ["prune", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })]);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain(expected));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+    }
+
+    [Test]
+    public void An_existing_output_folder_is_bad_input_unless_overwrite_is_given()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        var output = Directory.CreateDirectory(temp.Sub("out")).FullName;
+        string[] args = ["prune", "--model", model, "--method", "every-other", "--calib-data", Samples, "--calib-langs", "de",
+                         "--nsamples", "2", "--seqlen", "8", "--out", output];
+
+        var refused = RunWired(new RandomCalibrationSource(), args);
+        var replaced = RunWired(new RandomCalibrationSource(), [.. args, "--overwrite"]);
+
+        Assert.That(refused.ExitCode, Is.EqualTo(2));
+        Assert.That(refused.Error, Does.Contain("--overwrite"));
+        Assert.That(replaced.ExitCode, Is.EqualTo(0), replaced.Error);
+    }
+
+    [TestCase("--method", "gptq", "unknown quantization method 'gptq'; known: identity")]
+    [TestCase("--bits", "0", "--bits")]
+    [TestCase("--group-size", "0", "--group-size")]
+    public void Bad_quantize_input_is_exit_code_2_with_a_message(string option, string value, string expected)
+    {
+        using var temp = new TempFolder();
+        var model = Directory.CreateDirectory(temp.Sub("model")).FullName;
+        var args = new Dictionary<string, string>
+        {
+            ["--model"] = model, ["--method"] = "identity", ["--calib-data"] = Samples, ["--calib-langs"] = "de", ["--out"] = temp.Sub("out"),
+            [option] = value,
+        };
+
+        var outcome = RunWired(new RandomCalibrationSource(), ["quantize", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })]);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain(expected));
+    }
+
+    [Test]
+    public void Eval_hidden_with_a_missing_model_folder_is_bad_input()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+
+        var outcome = Cli.Run("eval", "hidden", "--dense", model, "--pruned", temp.Sub("missing"), "--data", Samples, "--langs", "de");
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2));
+        Assert.That(outcome.Error, Does.Contain(temp.Sub("missing")));
+    }
+
+    [Test]
+    public void Bench_prune_reports_the_ratio_to_the_forward_passes_and_peak_memory()
+    {
+        using var temp = new TempFolder();
+
+        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--nsamples", "2", "--seqlen", "16", "--work", temp.Sub("work"));
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That(outcome.Out, Does.Contain("forward passes alone").And.Contain("identity").And.Contain("peak RssAnon"));
+    }
+
+    [Test]
+    public void Bench_prune_with_an_unknown_method_lists_the_known_ones()
+    {
+        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--methods", "identity,nope");
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2));
+        Assert.That(outcome.Error, Does.Contain("known: identity"));
+    }
+}

@@ -1,0 +1,254 @@
+using System.CommandLine;
+using System.Globalization;
+using Repro.Core.Checkpoints;
+using Repro.Core.Models;
+using Repro.Core.Tokenizers;
+using Repro.Core.Torch;
+using Repro.Methods;
+using Repro.Methods.Pipeline;
+using Spectre.Console;
+
+namespace Repro.Cli.Commands;
+
+/// <summary>Which commands offer a method: <c>repro prune</c>, <c>repro quantize</c>, or both.</summary>
+[Flags]
+public enum MethodKinds { Pruning = 1, Quantization = 2, Both = Pruning | Quantization }
+
+/// <summary>Everything the command line says about a method; each factory reads what it needs.</summary>
+/// <param name="Sparsity">--sparsity (or N/M when only --nm is given); pruning.</param>
+/// <param name="Nm">--nm, e.g. 2:4; pruning.</param>
+/// <param name="Bits">--bits; quantization.</param>
+/// <param name="GroupSize">--group-size, −1 for one group per row; quantization.</param>
+/// <param name="Symmetric">--sym; quantization.</param>
+/// <param name="ActOrder">--act-order; quantization.</param>
+public sealed record MethodOptions(Sparsity Sparsity, NmPattern? Nm = null, int Bits = 4, int GroupSize = 128,
+                                   bool Symmetric = false, bool ActOrder = false);
+
+/// <summary>One method the CLI can run: its name on the command line and how to build it from the options.</summary>
+public sealed record MethodRegistration(string Name, MethodKinds Kinds, string Description, Func<MethodOptions, ICompressionMethod> Create);
+
+/// <summary>The methods <c>repro prune</c>, <c>quantize</c> and <c>bench prune</c> know, by name.</summary>
+public static class MethodRegistry
+{
+    /// <summary>
+    /// Adding a method is one line here, e.g.
+    /// <c>new("wanda", MethodKinds.Pruning, "|W|·‖X‖ per row (METHODS §4)", o => new Wanda(o.Sparsity, o.Nm)),</c>
+    /// </summary>
+    public static IReadOnlyList<MethodRegistration> Default { get; } =
+    [
+        new("identity", MethodKinds.Both, "changes no weight: the pipeline's own cost, and a check of the output folder", _ => new IdentityMethod()),
+    ];
+
+    /// <summary>The registration named <paramref name="name"/> (case-insensitive) for <paramref name="kind"/>, or a bad-input error listing the known ones.</summary>
+    public static MethodRegistration Find(IReadOnlyList<MethodRegistration> registry, string name, MethodKinds kind)
+    {
+        var candidates = registry.Where(r => (r.Kinds & kind) != 0).ToList();
+        var what = kind == MethodKinds.Quantization ? "quantization" : "pruning";
+        return candidates.FirstOrDefault(r => string.Equals(r.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+               ?? throw new BadInputException($"unknown {what} method '{name}'; known: {string.Join(", ", candidates.Select(r => r.Name))}");
+    }
+}
+
+/// <summary>What the CLI asks a calibration sampler for (METHODS §1).</summary>
+/// <param name="Tokenizer">The model's tokenizer, from the model folder.</param>
+public sealed record CalibrationRequest(string DataDir, IReadOnlyList<string> Languages, string Split, int NSamples, int Seqlen,
+                                        int Seed, ITextTokenizer Tokenizer, string ModelDir);
+
+/// <summary>
+/// Produces the calibration token ids for <c>repro prune</c> / <c>quantize</c>. The CLI depends only on this; the
+/// corpus sampler (harness/Repro.Core/Calibration) plugs in here, and tests give their own.
+/// </summary>
+public interface ICalibrationSource
+{
+    /// <summary>Draws <c>[NSamples, Seqlen]</c> ids; bad corpora are reported as <see cref="Repro.Core.InputFileException"/>.</summary>
+    CalibrationTokens Draw(CalibrationRequest request);
+}
+
+/// <summary>Stands in until the calibration sampler is wired into the CLI: says so, instead of calibrating on something made up.</summary>
+sealed class UnwiredCalibrationSource : ICalibrationSource
+{
+    public CalibrationTokens Draw(CalibrationRequest request) => throw new InvalidOperationException(
+        "calibration sampling is not wired into the CLI yet: pass an ICalibrationSource to PruneCommands (harness/Repro.Core/Calibration provides the sampler)");
+}
+
+/// <summary><c>repro prune</c> and <c>repro quantize</c>: the layer-by-layer pipeline (METHODS §2) from the command line.</summary>
+public static class PruneCommands
+{
+    public static Command Prune(IReadOnlyList<MethodRegistration>? methods = null, ICalibrationSource? calibration = null)
+    {
+        var common = new CommonPipelineOptions();
+        var sparsity = new Option<string?>("--sparsity") { Description = "fraction of weights to remove, in [0, 1) (default 0.5, or N/M with --nm)" };
+        var nm = new Option<string?>("--nm") { Description = "semi-structured N:M pattern, e.g. 2:4 (N of every M consecutive inputs pruned)" };
+        var command = new Command("prune", "Prune a model layer by layer with a calibration set and write a Hugging Face folder with masks and prune.json.")
+        {
+            sparsity, nm,
+        };
+        common.AddTo(command, trueSequential: false);
+        command.SetAction(parse =>
+        {
+            var (s, pattern) = ParseSparsity(parse.GetValue(sparsity), parse.GetValue(nm));
+            return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Pruning, new MethodOptions(s, pattern),
+                       calibration ?? new UnwiredCalibrationSource());
+        });
+        return command;
+    }
+
+    public static Command Quantize(IReadOnlyList<MethodRegistration>? methods = null, ICalibrationSource? calibration = null)
+    {
+        var common = new CommonPipelineOptions();
+        var bits = new Option<int>("--bits") { Description = "bits per weight", DefaultValueFactory = _ => 4 };
+        var groupSize = new Option<int>("--group-size") { Description = "columns per quantization group; -1: one group per row", DefaultValueFactory = _ => 128 };
+        var sym = new Option<bool>("--sym") { Description = "symmetric grid (gptq default: asymmetric)" };
+        var actOrder = new Option<bool>("--act-order") { Description = "quantize columns in order of decreasing Hessian diagonal" };
+        var command = new Command("quantize", "Quantize a model layer by layer (weights written dequantized) with a calibration set.")
+        {
+            bits, groupSize, sym, actOrder,
+        };
+        common.AddTo(command, trueSequential: true);
+        command.SetAction(parse =>
+        {
+            var b = parse.GetValue(bits);
+            if (b is < 1 or > 16) throw new BadInputException($"--bits must be between 1 and 16, got {b}");
+            var g = parse.GetValue(groupSize);
+            if (g == 0 || g < -1) throw new BadInputException($"--group-size must be positive or -1 (one group per row), got {g}");
+            return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Quantization,
+                       new MethodOptions(new Sparsity(0), null, b, g, parse.GetValue(sym), parse.GetValue(actOrder)),
+                       calibration ?? new UnwiredCalibrationSource());
+        });
+        return command;
+    }
+
+    /// <summary>--sparsity and --nm, checked against each other: N:M fixes the fraction (wanda asserts 0.5 for 2:4).</summary>
+    static (Sparsity, NmPattern?) ParseSparsity(string? sparsityText, string? nmText)
+    {
+        NmPattern? pattern = null;
+        if (nmText is not null)
+        {
+            try
+            {
+                pattern = NmPattern.Parse(nmText);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                throw new BadInputException($"--nm '{nmText}' is not an N:M pattern with 1 ≤ N ≤ M, such as 2:4");
+            }
+        }
+        decimal fraction;
+        if (sparsityText is null) fraction = pattern is null ? 0.5m : (decimal)pattern.N / pattern.M;
+        else if (!decimal.TryParse(sparsityText, NumberStyles.Float, CultureInfo.InvariantCulture, out fraction))
+            throw new BadInputException($"--sparsity '{sparsityText}' is not a number; give a fraction such as 0.5");
+        if (fraction < 0m || fraction >= 1m)
+            throw new BadInputException($"--sparsity must be in [0, 1) (a fraction of the weights, e.g. 0.5), got {sparsityText}");
+        if (pattern is not null && fraction != (decimal)pattern.N / pattern.M)
+            throw new BadInputException($"--nm {pattern} prunes {(decimal)pattern.N / pattern.M} of the weights, but --sparsity is {sparsityText}; give one or make them agree");
+        return (new Sparsity(fraction), pattern);
+    }
+
+    sealed class CommonPipelineOptions
+    {
+        public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder to compress (read, never modified)", Required = true };
+        public readonly Option<string> Method = new("--method") { Description = "method name (an unknown name lists the known ones)", Required = true };
+        public readonly Option<string?> CalibData = new("--calib-data") { Description = "calibration corpus folder (DIR/{lang}/{split}.jsonl[.gz] or DIR/{lang}.jsonl[.gz]|.txt)" };
+        public readonly Option<string?> CalibLangs = new("--calib-langs") { Description = "comma-separated calibration languages, equal shares, e.g. de or ar,de,en" };
+        public readonly Option<string> CalibSplit = new("--calib-split") { Description = "corpus split to calibrate on", DefaultValueFactory = _ => "train" };
+        public readonly Option<int> NSamples = new("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
+        public readonly Option<int> Seqlen = new("--seqlen") { Description = "tokens per calibration sequence", DefaultValueFactory = _ => 2048 };
+        public readonly Option<int> Seed = new("--seed") { Description = "calibration sampling seed", DefaultValueFactory = _ => 0 };
+        public readonly Option<string> Output = new("--out") { Description = "output model folder (written as <out>.partial, renamed when complete)", Required = true };
+        public readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder (only once the new one is complete)" };
+        public readonly Option<bool> TrueSequential = new("--true-sequential") { Description = "gptq's true-sequential: [k,v,q] → [o] → [up,gate] → [down], each on its compressed predecessors" };
+        public readonly Option<string> Device = CommonOptions.Device();
+        public readonly Option<string> DType = CommonOptions.DType("float32");
+
+        public void AddTo(Command command, bool trueSequential)
+        {
+            foreach (var option in new Option[] { Model, Method, CalibData, CalibLangs, CalibSplit, NSamples, Seqlen, Seed, Output, Overwrite, Device, DType })
+                command.Options.Add(option);
+            if (trueSequential) command.Options.Add(TrueSequential);
+        }
+    }
+
+    static int Run(CommonPipelineOptions o, ParseResult parse, IReadOnlyList<MethodRegistration> registry, MethodKinds kind,
+                   MethodOptions options, ICalibrationSource calibrationSource)
+    {
+        // Cheap checks first: a typo costs nothing.
+        var registration = MethodRegistry.Find(registry, parse.GetValue(o.Method)!, kind);
+        var nsamples = parse.GetValue(o.NSamples);
+        var seqlen = parse.GetValue(o.Seqlen);
+        if (nsamples < 1) throw new BadInputException($"--nsamples must be at least 1, got {nsamples}");
+        if (seqlen < 1) throw new BadInputException($"--seqlen must be at least 1, got {seqlen}");
+        var modelDir = parse.GetValue(o.Model)!;
+        if (!Directory.Exists(modelDir)) throw new BadInputException($"{modelDir}: model folder not found; check the path");
+        var outputDir = parse.GetValue(o.Output)!;
+        ICompressionMethod method;
+        try
+        {
+            method = registration.Create(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new BadInputException($"{registration.Name}: {e.Message}");
+        }
+
+        TorchRuntime.EnsureLoaded();
+        var device = TorchRuntime.ParseDevice(parse.GetValue(o.Device)!);
+        var dtype = CommonOptions.ParseDType(parse.GetValue(o.DType)!);
+
+        CalibrationTokens? calibration = null;
+        if (method.NeedsCalibration)
+        {
+            var data = parse.GetValue(o.CalibData) ?? throw new BadInputException($"method '{registration.Name}' needs calibration data: pass --calib-data DIR and --calib-langs");
+            if (!Directory.Exists(data)) throw new BadInputException($"{data}: calibration corpus folder not found; check --calib-data");
+            var langs = CommonOptions.ParseLanguages(parse.GetValue(o.CalibLangs) ?? throw new BadInputException("--calib-langs is required with --calib-data, e.g. --calib-langs de"));
+            var tokenizer = TokenizerLoader.FromFolder(modelDir);
+            calibration = calibrationSource.Draw(new CalibrationRequest(data, langs, parse.GetValue(o.CalibSplit)!, nsamples, seqlen,
+                                                                        parse.GetValue(o.Seed), tokenizer, modelDir));
+            if (calibration.NSamples != nsamples || calibration.Seqlen != seqlen)
+                throw new InvalidOperationException($"the calibration source returned [{calibration.NSamples}, {calibration.Seqlen}] ids for --nsamples {nsamples} --seqlen {seqlen}");
+        }
+
+        var job = new LayerwiseJob(modelDir, outputDir, method, calibration)
+        {
+            Device = device,
+            DType = dtype,
+            TrueSequential = parse.GetValue(o.TrueSequential),
+            Overwrite = parse.GetValue(o.Overwrite),
+        };
+        AnsiConsole.MarkupLine($"{(kind == MethodKinds.Quantization ? "Quantizing" : "Pruning")} [bold]{Markup.Escape(modelDir)}[/] with " +
+                               $"[bold]{Markup.Escape(method.Name)}[/] {Markup.Escape(method.HyperParameters.ToJsonString())} on {Markup.Escape(device.ToString())} {Markup.Escape(dtype.ToString())}" +
+                               (calibration is null ? ", no calibration" : $", {calibration.NSamples} × {calibration.Seqlen} calibration tokens"));
+        var report = RunWithProgress(job);
+
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("layers", report.Layers.Count.ToString(CultureInfo.InvariantCulture));
+        table.AddRow("sparsity of the linear sublayers", string.Create(CultureInfo.InvariantCulture,
+            $"{report.Sparsity.Fraction * 100:F2}% ({report.Sparsity.Zeros:N0} of {report.Sparsity.Elements:N0} weights)"));
+        table.AddRow("seconds", report.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture));
+        table.AddRow("output", Markup.Escape(Path.GetFullPath(outputDir)));
+        AnsiConsole.Write(table);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Runs the pipeline under a progress bar: layer i/L, stage, elapsed.</summary>
+    internal static PruneReport RunWithProgress(LayerwiseJob job)
+    {
+        PruneReport? report = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("layers");
+                var progress = new SynchronousProgress<LayerProgress>(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.Layers);
+                    task.Value = p.Stage == PipelineStage.LayerDone ? p.Layer + 1 : p.Layer;
+                    var samples = p.SamplesTotal > 0 && p.Stage is PipelineStage.Calibrating or PipelineStage.Recomputing ? $" {p.SamplesDone}/{p.SamplesTotal}" : "";
+                    task.Description = $"layer {Math.Min(p.Layer + 1, p.Layers)}/{p.Layers} {p.Stage.ToString().ToLowerInvariant()}{samples}";
+                });
+                report = LayerwiseCompressor.Run(job, progress);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return report!;
+    }
+}

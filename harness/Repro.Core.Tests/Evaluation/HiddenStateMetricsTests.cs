@@ -1,0 +1,247 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Repro.Core.Checkpoints;
+using Repro.Core.Evaluation;
+using Repro.Core.Models;
+using Repro.Core.Tests.Corpora;
+using Repro.Core.Tokenizers;
+using TorchSharp;
+using static Repro.Core.Tests.Models.TinyModels;
+using static TorchSharp.torch;
+
+namespace Repro.Core.Tests.Evaluation;
+
+public sealed class HiddenStateMetricsTests
+{
+    [Test]
+    public void A_hand_computed_layer()
+    {
+        using var scope = NewDisposeScope();
+        // Dense norms 5 and 10 (mean 7.5), pruned norms 5 and 0 (mean 2.5):
+        // H̃ = [[.4, 8/15], [.8, 16/15]], Ĥ̃ = [[1.2, 1.6], [0, 0]] → PE = 16/9 + 16/9, Σ H̃² = 125/56.25 = 20/9.
+        var dense = tensor(new double[] { 3, 4, 6, 8 }).view(1, 2, 2);
+        var pruned = tensor(new double[] { 3, 4, 0, 0 }).view(1, 2, 2);
+
+        var m = HiddenStateMetrics.Compute(dense, pruned, layer: 5);
+
+        Assert.That(m.Layer, Is.EqualTo(5));
+        Assert.That(m.Tokens, Is.EqualTo(2));
+        Assert.That(m.DenseMeanNorm, Is.EqualTo(7.5).Within(1e-12));
+        Assert.That(m.PrunedMeanNorm, Is.EqualTo(2.5).Within(1e-12));
+        Assert.That(m.PruningError, Is.EqualTo(32.0 / 9).Within(1e-12));
+        Assert.That(m.PruningErrorPerToken, Is.EqualTo(16.0 / 9).Within(1e-12));
+        Assert.That(m.SnrDb, Is.EqualTo(10 * Math.Log10(20.0 / 32)).Within(1e-12));
+    }
+
+    [Test]
+    public void Pruning_error_is_the_per_sequence_sum_averaged_over_sequences()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(1);
+        var dense = randn([1, 5, 4], generator: generator);
+        var pruned = randn([1, 5, 4], generator: generator);
+
+        var one = HiddenStateMetrics.Compute(dense, pruned);
+        var twice = HiddenStateMetrics.Compute(cat([dense, dense]), cat([pruned, pruned]));
+
+        Assert.That(twice.Sequences, Is.EqualTo(2));
+        Assert.That(twice.PruningError, Is.EqualTo(one.PruningError).Within(1e-9));
+        Assert.That(twice.SnrDb, Is.EqualTo(one.SnrDb).Within(1e-9));
+    }
+
+    [Test]
+    public void Identical_states_have_zero_error_and_infinite_snr_left_out_of_the_mean()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(2);
+        var states = randn([2, 6, 8], generator: generator, dtype: ScalarType.Float32);
+        var other = states + 0.1 * randn([2, 6, 8], generator: generator);
+
+        var same = HiddenStateMetrics.Compute(states, states.clone(), layer: 0);
+        var different = HiddenStateMetrics.Compute(states, other, layer: 1);
+        var result = new HiddenStateMetricsResult([same, different]);
+
+        Assert.That(same.PruningError, Is.Zero);
+        Assert.That(same.Identical, Is.True);
+        Assert.That(double.IsPositiveInfinity(same.SnrDb), Is.True);
+        Assert.That(result.IdenticalLayers, Is.EqualTo(1));
+        Assert.That(result.MeanSnrDb, Is.EqualTo(different.SnrDb));
+        Assert.That(result.MeanPruningError, Is.EqualTo(different.PruningError / 2));
+        Assert.That(new HiddenStateMetricsResult([same]).MeanSnrDb, Is.NaN);
+    }
+
+    static Arbitrary<(int Seed, double DenseScale, double PrunedScale)> Scales() =>
+        (from seed in Gen.Choose(0, 10_000)
+         from a in Gen.Choose(-30, 30)
+         from b in Gen.Choose(-30, 30)
+         select (seed, Math.Pow(1.37, a), Math.Pow(1.37, b))).ToArbitrary();
+
+    [FsCheck.NUnit.Property(MaxTest = 60)]
+    public Property Scaling_either_models_states_changes_neither_error_nor_snr() =>
+        Prop.ForAll(Scales(), c =>
+        {
+            using var scope = NewDisposeScope();
+            using var generator = new Generator((ulong)c.Seed);
+            var dense = randn([2, 5, 6], generator: generator, dtype: ScalarType.Float64);
+            var pruned = dense + 0.3 * randn([2, 5, 6], generator: generator, dtype: ScalarType.Float64);
+            var plain = HiddenStateMetrics.Compute(dense, pruned);
+            var scaled = HiddenStateMetrics.Compute(dense * c.DenseScale, pruned * c.PrunedScale);
+            return (Math.Abs(scaled.PruningError - plain.PruningError) <= 1e-9 * plain.PruningError).Label($"PE {plain.PruningError} vs {scaled.PruningError}")
+                .And((Math.Abs(scaled.SnrDb - plain.SnrDb) <= 1e-9).Label($"SNR {plain.SnrDb} vs {scaled.SnrDb}"));
+        });
+
+    [Test]
+    public void Excluded_positions_enter_neither_norms_nor_sums()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(3);
+        var dense = randn([2, 5, 4], generator: generator);
+        var pruned = dense + 0.2 * randn([2, 5, 4], generator: generator);
+        var keep = ones([2, 5], dtype: ScalarType.Bool);
+        keep[0, 0] = tensor(false);
+        keep[1, 3] = tensor(false);
+        var garbage = pruned.clone();
+        garbage[0, 0] = full(4, 1e6f);
+        garbage[1, 3] = full(4, -1e6f);
+
+        var clean = HiddenStateMetrics.Compute(dense, pruned, keep);
+        var dirty = HiddenStateMetrics.Compute(dense, garbage, keep);
+
+        Assert.That(clean.Tokens, Is.EqualTo(8));
+        Assert.That(dirty.PruningError, Is.EqualTo(clean.PruningError));
+        Assert.That(dirty.SnrDb, Is.EqualTo(clean.SnrDb));
+    }
+
+    // ------------------------------------------------------------ side-by-side evaluation
+
+    static ModelConfig ThreeLayers() => Config(ModelFamily.Llama, j => j["num_hidden_layers"] = 3);
+
+    /// <summary>Weights with the smaller half of every projection zeroed.</summary>
+    static Dictionary<string, Tensor> Pruned(Dictionary<string, Tensor> weights) => weights.ToDictionary(kv => kv.Key, kv =>
+    {
+        if (!kv.Key.EndsWith("_proj.weight", StringComparison.Ordinal)) return kv.Value;
+        var threshold = kv.Value.abs().flatten().sort().Values[kv.Value.NumberOfElements / 2];
+        return kv.Value.masked_fill(kv.Value.abs() <= threshold, 0);
+    });
+
+    static long[,] Ids(int windows, int tokens, ulong seed = 9)
+    {
+        var rng = new Repro.Core.Corpora.SplitMix64(seed);
+        var ids = new long[windows, tokens];
+        for (var w = 0; w < windows; w++)
+            for (var t = 0; t < tokens; t++) ids[w, t] = (long)(rng.NextUInt64() % 61);
+        return ids;
+    }
+
+    [Test]
+    public void A_model_compared_with_itself_has_zero_error_in_every_layer()
+    {
+        using var scope = NewDisposeScope();
+        var config = ThreeLayers();
+        var source = new InMemoryTensorSource(Weights(config));
+
+        var result = HiddenStateMetricsEvaluator.Compare(source, source, config, Ids(2, 6), [], CPU, ScalarType.Float32);
+
+        Assert.That(result.Layers.Select(l => l.PruningError), Is.EqualTo(new double[] { 0, 0, 0 }));
+        Assert.That(result.IdenticalLayers, Is.EqualTo(3));
+        Assert.That(result.MeanSnrDb, Is.NaN);
+    }
+
+    [Test]
+    public void Side_by_side_layers_give_what_two_full_forward_passes_give()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var config = ThreeLayers();
+        var dense = Weights(config);
+        var pruned = Pruned(dense);
+        var ids = Ids(3, 7);
+        ids[0, 0] = 1;   // BOS: run, not measured
+
+        var result = HiddenStateMetricsEvaluator.Compare(new InMemoryTensorSource(dense), new InMemoryTensorSource(pruned), config, ids, [1], CPU, ScalarType.Float32);
+
+        var denseOutputs = LayerOutputs(config, dense, ids);
+        var prunedOutputs = LayerOutputs(config, pruned, ids);
+        var keep = tensor(Enumerable.Range(0, ids.Length).Select(i => ids[i / 7, i % 7] != 1).ToArray()).view(3, 7);
+        for (var l = 0; l < 3; l++)
+        {
+            var expected = HiddenStateMetrics.Compute(denseOutputs[l], prunedOutputs[l], keep, l);
+            Assert.That(result.Layers[l].Tokens, Is.EqualTo(keep.sum().item<long>()).And.LessThan(21));
+            Assert.That(result.Layers[l].PruningError, Is.EqualTo(expected.PruningError).Within(1e-6 * expected.PruningError), $"layer {l}");
+            Assert.That(result.Layers[l].SnrDb, Is.EqualTo(expected.SnrDb).Within(1e-5), $"layer {l}");
+            Assert.That(double.IsFinite(result.Layers[l].SnrDb) && result.Layers[l].SnrDb > 0, Is.True, $"layer {l} SNR {result.Layers[l].SnrDb}");
+        }
+    }
+
+    /// <summary>Each decoder layer's outputs [windows, tokens, hidden] from one full model, captured by forward hooks.</summary>
+    static List<Tensor> LayerOutputs(ModelConfig config, Dictionary<string, Tensor> weights, long[,] ids)
+    {
+        using var model = CausalLM.Load(config, new InMemoryTensorSource(weights), CPU, ScalarType.Float32);
+        var perLayer = Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new List<Tensor>()).ToList();
+        var hooks = model.Layers.Select(layer => layer.register_forward_hook((_, _, output) =>
+        {
+            perLayer[layer.Index].Add(output.clone());
+            return output;
+        })).ToList();
+        for (var w = 0; w < ids.GetLength(0); w++)
+            model.call(tensor(Enumerable.Range(0, ids.GetLength(1)).Select(t => ids[w, t]).ToArray()).unsqueeze(0));
+        hooks.ForEach(h => h.remove());
+        return perLayer.Select(list => cat(list)).ToList();
+    }
+
+    [Test]
+    public void A_pruned_model_whose_states_are_all_scaled_by_four_scores_the_same()
+    {
+        using var scope = NewDisposeScope();
+        var config = ThreeLayers() with { NormEps = 1e-12 };   // RMSNorm is scale-invariant up to its eps
+        var dense = Weights(config);
+        var pruned = Pruned(dense);
+        // ×4 on the embedding and on everything added to the residual stream scales every layer's output by 4.
+        var scaled = pruned.ToDictionary(kv => kv.Key, kv =>
+            kv.Key == "model.embed_tokens.weight" || kv.Key.Contains("o_proj") || kv.Key.Contains("down_proj") ? kv.Value * 4 : kv.Value);
+        var ids = Ids(2, 6);
+        var denseSource = new InMemoryTensorSource(dense);
+
+        var plain = HiddenStateMetricsEvaluator.Compare(denseSource, new InMemoryTensorSource(pruned), config, ids, [], CPU, ScalarType.Float64);
+        var four = HiddenStateMetricsEvaluator.Compare(denseSource, new InMemoryTensorSource(scaled), config, ids, [], CPU, ScalarType.Float64);
+
+        for (var l = 0; l < 3; l++)
+        {
+            Assert.That(four.Layers[l].PrunedMeanNorm, Is.EqualTo(4 * plain.Layers[l].PrunedMeanNorm).Within(1e-9 * four.Layers[l].PrunedMeanNorm));
+            Assert.That(four.Layers[l].PruningError, Is.EqualTo(plain.Layers[l].PruningError).Within(1e-9 * plain.Layers[l].PruningError));
+            Assert.That(four.Layers[l].SnrDb, Is.EqualTo(plain.Layers[l].SnrDb).Within(1e-9));
+        }
+    }
+
+    [Test]
+    public void Folders_of_different_architectures_are_refused()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var a = ThreeLayers();
+        var b = Config(ModelFamily.Llama);
+        var (dirA, dirB) = (Path.Combine(folder.Path, "a"), Path.Combine(folder.Path, "b"));
+        HfCheckpointWriter.Write(dirA, a.ToJson(), Weights(a));
+        HfCheckpointWriter.Write(dirB, b.ToJson(), Weights(b));
+
+        var error = Assert.Throws<CheckpointFormatException>(() => HiddenStateMetricsEvaluator.Compare(dirA, dirB, Ids(1, 4), [], CPU, ScalarType.Float32));
+
+        Assert.That(error!.Message, Does.Contain("3 layers").And.Contain("2 layers"));
+    }
+
+    [Test]
+    public void Windows_are_the_stream_only_windows_of_the_text()
+    {
+        var tokenizer = new ByteTokenizer();
+        var text = new LanguageCorpusText("de", "abcdefghij", 1, 11, 2, "mem", "hash");
+
+        var all = HiddenStateMetricsEvaluator.Windows(text, tokenizer, 4, null, null);
+        var first = HiddenStateMetricsEvaluator.Windows(text, tokenizer, 4, 1, null);
+
+        Assert.That(all.GetLength(0), Is.EqualTo(2));
+        Assert.That(Enumerable.Range(0, 4).Select(t => all[0, t]), Is.EqualTo(new long[] { tokenizer.BosId!.Value, 'a', 'b', 'c' }));
+        Assert.That(Enumerable.Range(0, 4).Select(t => all[1, t]), Is.EqualTo(new long[] { 'd', 'e', 'f', 'g' }));
+        Assert.That(first.GetLength(0), Is.EqualTo(1));
+        Assert.Throws<ArgumentException>(() => HiddenStateMetricsEvaluator.Windows(text, tokenizer, 12, null, null));
+    }
+}

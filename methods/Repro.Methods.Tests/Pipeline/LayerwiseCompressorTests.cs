@@ -1,0 +1,460 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Repro.Core.Checkpoints;
+using Repro.Core.Models;
+using Repro.Methods.Pipeline;
+using TorchSharp;
+using static Repro.Methods.Tests.Pipeline.HandLayer;
+using static TorchSharp.torch;
+
+namespace Repro.Methods.Tests.Pipeline;
+
+public sealed class LayerwiseCompressorTests
+{
+    const int Samples = 3, Tokens = 7;
+    static readonly string[] Sublayers =
+        ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+
+    static CalibrationTokens Calibration(int n = Samples, int t = Tokens) =>
+        new(TinyCheckpoint.Ids(n, t), seed: 42, provenance: new { sampler = "test", languages = new[] { "de" } });
+
+    static PruneReport Prune(TinyCheckpoint model, string output, ICompressionMethod method, CalibrationTokens? calibration = null,
+                             bool trueSequential = false, IProgress<LayerProgress>? progress = null, bool overwrite = false) =>
+        LayerwiseCompressor.Run(new LayerwiseJob(model.Dir, output, method, calibration ?? Calibration())
+        {
+            TrueSequential = trueSequential,
+            Overwrite = overwrite,
+        }, progress);
+
+    /// <summary>Hidden states entering layer 0 for every sample, computed from the in-memory table.</summary>
+    static List<Tensor> Embedded(TinyCheckpoint model, long[,] ids)
+    {
+        var table = model.Weights["model.embed_tokens.weight"].to(ScalarType.Float32);
+        return Enumerable.Range(0, ids.GetLength(0)).Select(i =>
+        {
+            var row = Enumerable.Range(0, ids.GetLength(1)).Select(t => ids[i, t]).ToArray();
+            return table.index_select(0, tensor(row)).unsqueeze(0);
+        }).ToList();
+    }
+
+    [Test]
+    public void Every_sublayer_sees_exactly_the_inputs_a_hand_run_of_its_layer_gives()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var recorder = new RecordingMethod();
+        var calibration = Calibration();
+
+        Prune(model, folder.Sub("out"), recorder, calibration);
+
+        using var rope = new RotaryEmbedding(model.Config);
+        var hidden = Embedded(model, calibration.Ids);
+        for (var layer = 0; layer < model.Config.NumHiddenLayers; layer++)
+        {
+            for (var s = 0; s < Samples; s++)
+            {
+                var trace = Run(model.Config, n => model.Weights[n], layer, hidden[s], rope);
+                foreach (var sublayer in Sublayers)
+                {
+                    var seen = recorder.Inputs[$"model.layers.{layer}.{sublayer}"];
+                    Assert.That(seen, Has.Count.EqualTo(Samples), $"layer {layer} {sublayer}: one observation per sample");
+                    Assert.That(seen[s].shape, Is.EqualTo(trace.InputOf(sublayer).shape), $"layer {layer} {sublayer}");
+                    Assert.That(MaxAbsDiff(seen[s], trace.InputOf(sublayer)), Is.LessThan(1e-5), $"layer {layer} {sublayer} sample {s}");
+                }
+                hidden[s] = trace.Output;   // the method changes nothing, so the next layer sees dense outputs
+            }
+        }
+        recorder.Clear();
+    }
+
+    [Test]
+    public void Layer_l_is_calibrated_on_the_outputs_of_the_already_compressed_layers_before_it()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var recorder = new RecordingMethod(new HalfMagnitudeMethod());
+        var calibration = Calibration();
+
+        Prune(model, folder.Sub("out"), recorder, calibration);
+
+        // Hand-run with the weights as the method leaves them: each matrix loses its smaller half.
+        Tensor Pruned(string name) => name.EndsWith("_proj.weight", StringComparison.Ordinal)
+            ? model.Weights[name].masked_fill(HalfMagnitudeMethod.Mask(model.Weights[name]), 0)
+            : model.Weights[name];
+        using var rope = new RotaryEmbedding(model.Config);
+        var hidden = Embedded(model, calibration.Ids);
+        var dense = Embedded(model, calibration.Ids);
+        for (var layer = 0; layer < model.Config.NumHiddenLayers; layer++)
+            for (var s = 0; s < Samples; s++)
+            {
+                var seen = recorder.Inputs[$"model.layers.{layer}.self_attn.q_proj"][s];
+                var trace = Run(model.Config, Pruned, layer, hidden[s], rope);
+                var denseTrace = Run(model.Config, n => model.Weights[n], layer, dense[s], rope);
+                Assert.That(MaxAbsDiff(seen, trace.Normed), Is.LessThan(1e-5), $"layer {layer} sample {s}");
+                if (layer > 0)
+                    Assert.That(MaxAbsDiff(seen, denseTrace.Normed), Is.GreaterThan(1e-3), $"layer {layer} must not see dense outputs");
+                hidden[s] = trace.Output;
+                dense[s] = denseTrace.Output;
+            }
+        recorder.Clear();
+    }
+
+    [Test]
+    public void The_output_folder_loads_and_equals_the_input_with_the_masks_applied()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+
+        Prune(model, output, new HalfMagnitudeMethod());
+
+        using var scope = NewDisposeScope();
+        var masks = MaskFile.Read(output);
+        Assert.That(masks.Keys, Is.EquivalentTo(
+            from l in Enumerable.Range(0, 3) from s in Sublayers select $"model.layers.{l}.{s}.weight"));
+        var expected = model.Weights.ToDictionary(kv => kv.Key,
+            kv => masks.TryGetValue(kv.Key, out var m) ? kv.Value.masked_fill(m, 0) : kv.Value);
+        using (var written = HfCheckpoint.Open(output))
+        {
+            Assert.That(written.Names, Is.EquivalentTo(model.Config.ExpectedTensorNames()));
+            foreach (var (name, value) in expected)
+                Assert.That(written.Load(name).Equals(value), Is.True, name);
+        }
+        foreach (var (name, mask) in masks)
+            Assert.That(mask.sum().item<long>(), Is.EqualTo(model.Weights[name].NumberOfElements / 2), name);
+
+        using var loaded = LoadedModel.Open(output, CPU, ScalarType.Float32);
+        using var reference = CausalLM.Load(model.Config, new InMemoryTensorSource(expected), CPU, ScalarType.Float32);
+        var ids = tensor(new long[] { 256, 72, 101, 108, 108, 111 }).unsqueeze(0);
+        Assert.That(loaded.Model.Logits(ids).Equals(reference.Logits(ids)), Is.True);
+        foreach (var m in masks.Values) m.Dispose();
+    }
+
+    [Test]
+    public void The_input_checkpoint_is_byte_for_byte_unchanged()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), maxShardBytes: 20_000);
+        var before = TinyCheckpoint.Hashes(model.Dir);
+
+        Prune(model, folder.Sub("out"), new HalfMagnitudeMethod());
+
+        Assert.That(TinyCheckpoint.Hashes(model.Dir), Is.EqualTo(before));
+        Assert.That(before.Keys, Has.Some.StartsWith("model-00002-of-"), "the input was sharded");
+    }
+
+    [Test]
+    public void Live_tensors_are_the_same_after_every_layer_and_after_the_run()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var calibration = Calibration();
+        Prune(model, folder.Sub("warm"), new HalfMagnitudeMethod(), calibration);   // lazy TorchSharp statics
+
+        var atLayerEnd = new List<long>();
+        var progress = new ListProgress<LayerProgress>(p =>
+        {
+            if (p.Stage == PipelineStage.LayerDone) atLayerEnd.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        });
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(), calibration, progress: progress);
+        var after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        Assert.That(atLayerEnd, Has.Count.EqualTo(3));
+        Assert.That(atLayerEnd.Distinct().Count(), Is.EqualTo(1), $"live tensors after each layer: {string.Join(", ", atLayerEnd)}");
+        Assert.That(after, Is.EqualTo(before));
+    }
+
+    [Test]
+    public void A_failure_midway_leaves_no_output_folder_and_no_partial_one()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        var sawPartial = false;
+        var progress = new ListProgress<LayerProgress>(p =>
+        {
+            if (p is { Layer: 1, Stage: PipelineStage.Loading })
+            {
+                // Midway the work lives only under the partial name, marked unfinished, without index or report.
+                sawPartial = Directory.Exists(output + ".partial") && !Directory.Exists(output)
+                             && File.Exists(Path.Combine(output + ".partial", ".repro-partial"))
+                             && !File.Exists(Path.Combine(output + ".partial", HfCheckpoint.IndexFileName))
+                             && !File.Exists(Path.Combine(output + ".partial", PruneReport.FileName));
+            }
+        });
+
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            Prune(model, output, new FailingMethod("model.layers.1.mlp.up_proj"), progress: progress));
+
+        Assert.That(error!.Message, Does.Contain("model.layers.1.mlp.up_proj"));
+        Assert.That(sawPartial, Is.True);
+        Assert.That(Directory.Exists(output), Is.False);
+        Assert.That(Directory.Exists(output + ".partial"), Is.False);
+    }
+
+    [Test]
+    public void A_failed_overwrite_keeps_the_previous_output()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod());
+        var before = TinyCheckpoint.Hashes(output);
+
+        Assert.Throws<InvalidOperationException>(() => Prune(model, output, new FailingMethod("model.layers.2.mlp.down_proj"), overwrite: true));
+
+        Assert.That(TinyCheckpoint.Hashes(output), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void An_existing_output_is_refused_without_overwrite_and_replaced_with_it()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "old.txt"), "old");
+
+        var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod()));
+        Assert.That(error!.Message, Does.Contain("--overwrite"));
+        Assert.Throws<OutputFolderException>(() => Prune(model, model.Dir, new HalfMagnitudeMethod(), overwrite: true));
+        Assert.Throws<OutputFolderException>(() => Prune(model, Path.Combine(model.Dir, "sub"), new HalfMagnitudeMethod()));
+
+        Prune(model, output, new HalfMagnitudeMethod(), overwrite: true);
+        Assert.That(File.Exists(Path.Combine(output, "old.txt")), Is.False);
+        Assert.That(File.Exists(Path.Combine(output, PruneReport.FileName)), Is.True);
+    }
+
+    [Test]
+    public void A_mask_that_marks_non_zero_weights_is_an_error()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+
+        var error = Assert.Throws<InvalidOperationException>(() => Prune(model, folder.Sub("out"), new LyingMethod()));
+
+        Assert.That(error!.Message, Does.Contain("test-lying").And.Contain("model.layers.0.self_attn.q_proj"));
+        Assert.That(Directory.Exists(folder.Sub("out")), Is.False);
+    }
+
+    [Test]
+    public void A_method_without_calibration_gets_no_pass_and_needs_no_tokens()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var method = new HalfMagnitudeMethod(needsCalibration: false);
+        var progress = new ListProgress<LayerProgress>();
+
+        var report = LayerwiseCompressor.Run(new LayerwiseJob(model.Dir, folder.Sub("out"), method, Calibration: null), progress);
+
+        Assert.That(method.Observed, Is.Zero);
+        Assert.That(progress.Reports.Select(p => p.Stage), Has.None.EqualTo(PipelineStage.Calibrating).And.None.EqualTo(PipelineStage.Recomputing));
+        Assert.That(report.Calibration, Is.Null);
+        Assert.That(report.Sparsity.Fraction, Is.EqualTo(0.5));
+        using var scope = NewDisposeScope();
+        using var written = HfCheckpoint.Open(folder.Sub("out"));
+        var name = "model.layers.2.mlp.down_proj.weight";
+        Assert.That(written.Load(name).Equals(model.Weights[name].masked_fill(HalfMagnitudeMethod.Mask(model.Weights[name]), 0)), Is.True);
+    }
+
+    [Test]
+    public void Tokens_given_to_a_method_that_ignores_them_are_not_recorded()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+
+        var report = Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(needsCalibration: false));
+
+        Assert.That(report.Calibration, Is.Null);
+        Assert.That(report.Seed, Is.Null);
+    }
+
+    [Test]
+    public void Tensors_the_architecture_does_not_use_are_listed_and_not_copied()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        using var scope = NewDisposeScope();
+        const string stale = "model.layers.0.self_attn.rotary_emb.inv_freq";
+        HfCheckpointWriter.Write(model.Dir, model.Json, model.Weights.Append(KeyValuePair.Create(stale, ones(8))).ToList());
+
+        var report = Prune(model, folder.Sub("out"), new HalfMagnitudeMethod());
+
+        Assert.That(report.InputModel.IgnoredTensors, Is.EqualTo(new[] { stale }));
+        using var written = HfCheckpoint.Open(folder.Sub("out"));
+        Assert.That(written.Contains(stale), Is.False);
+    }
+
+    [Test]
+    public void A_calibrating_method_without_tokens_is_refused_before_anything_is_written()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+
+        Assert.Throws<ArgumentException>(() => LayerwiseCompressor.Run(new LayerwiseJob(model.Dir, folder.Sub("out"), new HalfMagnitudeMethod(), null)));
+        Assert.That(Directory.Exists(folder.Sub("out")) || Directory.Exists(folder.Sub("out") + ".partial"), Is.False);
+    }
+
+    [Test]
+    public void Token_ids_outside_the_vocabulary_are_refused()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var ids = TinyCheckpoint.Ids(2, 4);
+        ids[1, 2] = TinyCheckpoint.Vocab;
+
+        var error = Assert.Throws<ArgumentException>(() => Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(), new CalibrationTokens(ids)));
+
+        Assert.That(error!.Message, Does.Contain("259"));
+        Assert.That(Directory.Exists(folder.Sub("out")), Is.False);
+    }
+
+    [Test]
+    public void True_sequential_calibrates_each_group_on_its_compressed_predecessors()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), layers: 1);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var recorder = new RecordingMethod(new HalfMagnitudeMethod());
+        var calibration = Calibration();
+
+        Prune(model, folder.Sub("out"), recorder, calibration, trueSequential: true);
+
+        var order = recorder.Events.Where(e => !e.StartsWith("begin", StringComparison.Ordinal))
+                                   .Select(e => e.Replace("model.layers.0.", "").Replace("self_attn.", "").Replace("mlp.", "")).ToList();
+        Assert.That(order, Is.EqualTo(new[]
+        {
+            "observe k_proj", "observe v_proj", "observe q_proj", "apply k_proj", "apply v_proj", "apply q_proj",
+            "observe o_proj", "apply o_proj", "observe up_proj", "observe gate_proj", "apply up_proj", "apply gate_proj",
+            "observe down_proj", "apply down_proj",
+        }).Or.EqualTo(new[]
+        {
+            // q, k, v see the same tensor; their hooks fire in call order (q first) within one pass.
+            "observe q_proj", "observe k_proj", "observe v_proj", "apply k_proj", "apply v_proj", "apply q_proj",
+            "observe o_proj", "apply o_proj", "observe gate_proj", "observe up_proj", "apply up_proj", "apply gate_proj",
+            "observe down_proj", "apply down_proj",
+        }));
+
+        // o_proj sees heads computed with pruned q, k, v; down_proj sees pruned gate and up; each with its own layer dense.
+        string[] pruned = [];
+        Tensor Weight(string name) => pruned.Any(p => name.EndsWith(p + ".weight", StringComparison.Ordinal))
+            ? model.Weights[name].masked_fill(HalfMagnitudeMethod.Mask(model.Weights[name]), 0)
+            : model.Weights[name];
+        using var rope = new RotaryEmbedding(model.Config);
+        var hidden = Embedded(model, calibration.Ids);
+        for (var s = 0; s < Samples; s++)
+        {
+            pruned = ["q_proj", "k_proj", "v_proj"];
+            var afterAttention = Run(model.Config, Weight, 0, hidden[s], rope);
+            Assert.That(MaxAbsDiff(recorder.Inputs["model.layers.0.self_attn.o_proj"][s], afterAttention.Heads), Is.LessThan(1e-5));
+            pruned = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"];
+            var afterMlp = Run(model.Config, Weight, 0, hidden[s], rope);
+            Assert.That(MaxAbsDiff(recorder.Inputs["model.layers.0.mlp.down_proj"][s], afterMlp.DownInput), Is.LessThan(1e-5));
+            Assert.That(MaxAbsDiff(recorder.Inputs["model.layers.0.mlp.up_proj"][s], afterAttention.MlpNormed), Is.GreaterThan(1e-4),
+                        "up_proj must see the attention output with o_proj pruned");
+        }
+        recorder.Clear();
+    }
+
+    [Test]
+    public void Prune_json_records_method_calibration_model_sparsity_and_timings()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        var calibration = Calibration();
+
+        var report = Prune(model, output, new HalfMagnitudeMethod(), calibration);
+
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!.AsObject();
+        Assert.That(json["format"]!.GetValue<string>(), Is.EqualTo("repro-prune/1"));
+        Assert.That(json["method"]!.GetValue<string>(), Is.EqualTo("test-half-magnitude"));
+        Assert.That(json["hyperParameters"]!["fraction"]!.GetValue<double>(), Is.EqualTo(0.5));
+        Assert.That(json["seed"]!.GetValue<int>(), Is.EqualTo(42));
+        Assert.That(json["calibration"]!["nsamples"]!.GetValue<int>(), Is.EqualTo(Samples));
+        Assert.That(json["calibration"]!["seqlen"]!.GetValue<int>(), Is.EqualTo(Tokens));
+        Assert.That(json["calibration"]!["idsSha256"]!.GetValue<string>(), Is.EqualTo(calibration.Sha256()).And.Length.EqualTo(64));
+        Assert.That(json["calibration"]!["provenance"]!["sampler"]!.GetValue<string>(), Is.EqualTo("test"));
+        Assert.That(json["inputModel"]!["path"]!.GetValue<string>(), Is.EqualTo(Path.GetFullPath(model.Dir)));
+        Assert.That(json["inputModel"]!["configSha256"]!.GetValue<string>(),
+                    Is.EqualTo(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(model.Dir, "config.json"))))));
+        Assert.That(json["inputModel"]!["storedDTypes"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "F32" }));
+        Assert.That(json["device"]!.GetValue<string>(), Is.EqualTo("cpu"));
+        Assert.That(json["dtype"]!.GetValue<string>(), Is.EqualTo("Float32"));
+        Assert.That(json["codeVersion"]!.GetValue<string>(), Is.Not.Empty);
+        Assert.That(json["sparsity"]!["fraction"]!.GetValue<double>(), Is.EqualTo(0.5));
+        Assert.That(json["masks"]!["format"]!.GetValue<string>(), Is.EqualTo(MaskFile.FormatName));
+        Assert.That(json["masks"]!["files"]!.AsArray(), Has.Count.EqualTo(3));
+
+        var layers = json["layers"]!.AsArray();
+        Assert.That(layers, Has.Count.EqualTo(3));
+        foreach (var layer in layers)
+        {
+            var seconds = layer!["seconds"]!.AsObject();
+            foreach (var stage in new[] { "load", "calibration", "observe", "apply", "recompute", "write" })
+                Assert.That(seconds[stage]!.GetValue<double>(), Is.GreaterThanOrEqualTo(0), stage);
+            var sublayers = layer["sublayers"]!.AsArray();
+            Assert.That(sublayers.Select(s => s!["name"]!.GetValue<string>()),
+                        Is.EqualTo(Sublayers.Select(s => $"model.layers.{layer["index"]!.GetValue<int>()}.{s}")));
+            foreach (var s in sublayers)
+            {
+                Assert.That(s!["sparsity"]!.GetValue<double>(), Is.EqualTo(0.5));
+                Assert.That(s["masked"]!.GetValue<long>(), Is.EqualTo(s["zeros"]!.GetValue<long>()));
+                Assert.That(s["diagnostics"]!["k"]!.GetValue<double>(), Is.EqualTo(s["elements"]!.GetValue<long>() / 2));
+            }
+        }
+        Assert.That(layers[2]!["seconds"]!["recompute"]!.GetValue<double>(), Is.Zero, "nothing reads the last layer's outputs");
+        Assert.That(report.Layers.Sum(l => l.Sublayers.Count), Is.EqualTo(21));
+    }
+
+    [Test]
+    public void Output_tensors_keep_their_stored_dtype_and_untouched_ones_their_bytes()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), storedDType: "bfloat16", tied: true);
+        var output = folder.Sub("out");
+
+        Prune(model, output, new HalfMagnitudeMethod());
+
+        using var input = HfCheckpoint.Open(model.Dir);
+        using var written = HfCheckpoint.Open(output);
+        Assert.That(written.Names, Is.EquivalentTo(input.Names));
+        foreach (var name in input.Names)
+        {
+            Assert.That(written.Describe(name).DType, Is.EqualTo("BF16"), name);
+            if (!name.EndsWith("_proj.weight", StringComparison.Ordinal))
+                Assert.That(RawBytes(written, name), Is.EqualTo(RawBytes(input, name)), name);
+        }
+        Assert.That(File.ReadAllBytes(Path.Combine(output, "config.json")), Is.EqualTo(File.ReadAllBytes(Path.Combine(model.Dir, "config.json"))));
+        Assert.That(File.Exists(Path.Combine(output, "tokenizer.json")), Is.True);
+        using var loaded = LoadedModel.Open(output, CPU, ScalarType.Float32);
+    }
+
+    static byte[] RawBytes(HfCheckpoint checkpoint, string name)
+    {
+        using var scope = NewDisposeScope();
+        var t = checkpoint.Load(name).contiguous();
+        return t.bytes.ToArray();
+    }
+
+    [Test]
+    public void Progress_walks_every_layer_in_order()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var progress = new ListProgress<LayerProgress>();
+
+        Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(), progress: progress);
+
+        Assert.That(progress.Reports.Where(p => p.Stage == PipelineStage.LayerDone).Select(p => p.Layer), Is.EqualTo(new[] { 0, 1, 2 }));
+        Assert.That(progress.Reports.All(p => p.Layers == 3), Is.True);
+        Assert.That(progress.Reports.Select(p => p.Elapsed), Is.Ordered);
+        Assert.That(progress.Reports.Where(p => p.Stage == PipelineStage.Calibrating).Max(p => p.SamplesDone), Is.EqualTo(Samples));
+    }
+}
