@@ -102,7 +102,7 @@ public sealed class PruneCommandTests
         Assert.That(prune.ExitCode, Is.EqualTo(0), prune.Error);
         Assert.That(prune.Out, Does.Contain("50.00%"));
         Assert.That(source.Requests.Single(), Has.Property("NSamples").EqualTo(3).And.Property("Seqlen").EqualTo(16).And.Property("Seed").EqualTo(7)
-                                                   .And.Property("Split").EqualTo("train"));
+                                                   .And.Property("Split").EqualTo("calibration"));
         Assert.That(source.Requests.Single().Languages, Is.EqualTo(new[] { "de", "en" }));
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!;
         Assert.That((string)report["method"]!, Is.EqualTo("every-other"));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Repro.Core.Calibration;
 using Repro.Core.Checkpoints;
 using Repro.Core.Models;
 using Repro.Core.Tokenizers;
@@ -32,10 +33,17 @@ public static class MethodRegistry
 {
     /// <summary>
     /// Adding a method is one line here, e.g.
-    /// <c>new("wanda", MethodKinds.Pruning, "|W|·‖X‖ per row (METHODS §4)", o => new Wanda(o.Sparsity, o.Nm)),</c>
+    /// <c>new("name", MethodKinds.Pruning, "what it does", options => new Method(options.Sparsity)),</c>
     /// </summary>
     public static IReadOnlyList<MethodRegistration> Default { get; } =
     [
+        new("magnitude", MethodKinds.Pruning, "smallest |W| per matrix (METHODS §3)",
+            o => o.Nm is { } nm ? new Magnitude(nm) : new Magnitude(o.Sparsity)),
+        new("wanda", MethodKinds.Pruning, "|W|·‖X‖ per output row (METHODS §4)",
+            o => o.Nm is { } nm ? new Wanda(nm) : new Wanda(o.Sparsity)),
+        new("sparsegpt", MethodKinds.Pruning, "OBS updates with adaptive block masks (METHODS §5)", o => new SparseGpt(o.Sparsity, o.Nm)),
+        new("gptq", MethodKinds.Quantization, "OBS-based quantization (METHODS §6)",
+            o => new Gptq(o.Bits, o.GroupSize, o.Symmetric, o.ActOrder)),
         new("identity", MethodKinds.Both, "changes no weight: the pipeline's own cost, and a check of the output folder", _ => new IdentityMethod()),
     ];
 
@@ -64,13 +72,6 @@ public interface ICalibrationSource
     CalibrationTokens Draw(CalibrationRequest request);
 }
 
-/// <summary>Stands in until the calibration sampler is wired into the CLI: says so, instead of calibrating on something made up.</summary>
-sealed class UnwiredCalibrationSource : ICalibrationSource
-{
-    public CalibrationTokens Draw(CalibrationRequest request) => throw new InvalidOperationException(
-        "calibration sampling is not wired into the CLI yet: pass an ICalibrationSource to PruneCommands (harness/Repro.Core/Calibration provides the sampler)");
-}
-
 /// <summary><c>repro prune</c> and <c>repro quantize</c>: the layer-by-layer pipeline (METHODS §2) from the command line.</summary>
 public static class PruneCommands
 {
@@ -88,7 +89,7 @@ public static class PruneCommands
         {
             var (s, pattern) = ParseSparsity(parse.GetValue(sparsity), parse.GetValue(nm));
             return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Pruning, new MethodOptions(s, pattern),
-                       calibration ?? new UnwiredCalibrationSource());
+                       calibration ?? new CorpusCalibrationSource());
         });
         return command;
     }
@@ -113,7 +114,7 @@ public static class PruneCommands
             if (g == 0 || g < -1) throw new BadInputException($"--group-size must be positive or -1 (one group per row), got {g}");
             return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Quantization,
                        new MethodOptions(new Sparsity(0), null, b, g, parse.GetValue(sym), parse.GetValue(actOrder)),
-                       calibration ?? new UnwiredCalibrationSource());
+                       calibration ?? new CorpusCalibrationSource());
         });
         return command;
     }
@@ -150,7 +151,7 @@ public static class PruneCommands
         public readonly Option<string> Method = new("--method") { Description = "method name (an unknown name lists the known ones)", Required = true };
         public readonly Option<string?> CalibData = new("--calib-data") { Description = "calibration corpus folder (DIR/{lang}/{split}.jsonl[.gz] or DIR/{lang}.jsonl[.gz]|.txt)" };
         public readonly Option<string?> CalibLangs = new("--calib-langs") { Description = "comma-separated calibration languages, equal shares, e.g. de or ar,de,en" };
-        public readonly Option<string> CalibSplit = new("--calib-split") { Description = "corpus split to calibrate on", DefaultValueFactory = _ => "train" };
+        public readonly Option<string> CalibSplit = new("--calib-split") { Description = "corpus split to calibrate on (kept apart from the validation split that evaluation reads)", DefaultValueFactory = _ => CalibrationSampler.Split };
         public readonly Option<int> NSamples = new("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
         public readonly Option<int> Seqlen = new("--seqlen") { Description = "tokens per calibration sequence", DefaultValueFactory = _ => 2048 };
         public readonly Option<int> Seed = new("--seed") { Description = "calibration sampling seed", DefaultValueFactory = _ => 0 };
