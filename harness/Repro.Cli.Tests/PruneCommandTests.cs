@@ -12,6 +12,7 @@ namespace Repro.Cli.Tests;
 public sealed class PruneCommandTests
 {
     static readonly string Samples = Path.Combine(RepoPaths.Fixtures, "samples");
+    static readonly string Corpora = Path.Combine(RepoPaths.Fixtures, "corpora");
 
     /// <summary>Uniform random byte ids: stands in for the corpus sampler, which is not part of these tests.</summary>
     sealed class RandomCalibrationSource : ICalibrationSource
@@ -144,23 +145,40 @@ public sealed class PruneCommandTests
         Assert.That(hidden.Out, Does.Contain("identical").And.Contain("2/2"));
     }
 
-    [Test]
-    public void Without_a_wired_calibration_source_prune_says_so()
+    [TestCase("wanda")]
+    [TestCase("sparsegpt")]
+    public void Prune_calibrates_from_the_corpus_calibration_split_and_records_the_draws(string method)
     {
         using var temp = new TempFolder();
         var model = Generated(temp);
+        var output = temp.Sub("out");
 
-        var outcome = Cli.Run("prune", "--model", model, "--method", "identity", "--calib-data", Samples, "--calib-langs", "de",
-                              "--nsamples", "2", "--seqlen", "8", "--out", temp.Sub("out"));
+        var outcome = Cli.Run("prune", "--model", model, "--method", method, "--sparsity", "0.5", "--calib-data", Corpora,
+                              "--calib-langs", "de,zh", "--nsamples", "3", "--seqlen", "64", "--out", output);
 
-        Assert.That(outcome.ExitCode, Is.EqualTo(1));
-        Assert.That(outcome.Error, Does.Contain("not wired"));
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "prune.json")))!;
+        var provenance = report["calibration"]!["provenance"]!;
+        Assert.That((string)provenance["split"]!, Is.EqualTo("calibration"));
+        Assert.That(provenance["samples"]!.AsArray().Select(x => (string)x!["language"]!), Is.EqualTo(new[] { "de", "de", "zh" }));
+        Assert.That((double)report["sparsity"]!["fraction"]!, Is.EqualTo(0.5).Within(0.01));
+    }
+
+    [Test]
+    public void A_calibration_corpus_without_documents_longer_than_seqlen_is_bad_input()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        var outcome = Cli.Run("prune", "--model", model, "--method", "wanda", "--calib-data", Samples, "--calib-langs", "de",
+                              "--calib-split", "validation", "--nsamples", "2", "--seqlen", "4096", "--out", temp.Sub("out"));
+        Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain("de").And.Contain("4096"));
         Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
     }
 
     static readonly object[] BadPruneArguments =
     [
-        new object[] { new[] { "--method", "nope" }, "known: identity, every-other" },
+        new object[] { new[] { "--method", "nope" }, "known: magnitude, wanda, sparsegpt, identity, every-other" },
         new object[] { new[] { "--sparsity", "1.5" }, "[0, 1)" },
         new object[] { new[] { "--sparsity", "-0.1" }, "[0, 1)" },
         new object[] { new[] { "--sparsity", "half" }, "not a number" },
@@ -209,7 +227,7 @@ public sealed class PruneCommandTests
         Assert.That(replaced.ExitCode, Is.EqualTo(0), replaced.Error);
     }
 
-    [TestCase("--method", "gptq", "unknown quantization method 'gptq'; known: identity")]
+    [TestCase("--method", "wanda", "unknown quantization method 'wanda'; known: gptq, identity")]
     [TestCase("--bits", "0", "--bits")]
     [TestCase("--group-size", "0", "--group-size")]
     public void Bad_quantize_input_is_exit_code_2_with_a_message(string option, string value, string expected)
@@ -257,6 +275,6 @@ public sealed class PruneCommandTests
         var outcome = Cli.Run("bench", "prune", "--params", "100K", "--methods", "identity,nope");
 
         Assert.That(outcome.ExitCode, Is.EqualTo(2));
-        Assert.That(outcome.Error, Does.Contain("known: identity"));
+        Assert.That(outcome.Error, Does.Contain("known: magnitude, wanda, sparsegpt, gptq, identity"));
     }
 }
