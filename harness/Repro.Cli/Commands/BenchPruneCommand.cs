@@ -26,7 +26,7 @@ public static class BenchPruneCommand
         var model = new Option<string?>("--model") { Description = "use this model folder instead of generating one" };
         var nsamples = new Option<int>("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 16 };
         var seqlen = new Option<int>("--seqlen") { Description = "tokens per calibration sequence", DefaultValueFactory = _ => 512 };
-        var methodNames = new Option<string>("--methods") { Description = "comma-separated methods to time", DefaultValueFactory = _ => "identity" };
+        var methodNames = new Option<string>("--methods") { Description = "comma-separated methods to time", DefaultValueFactory = _ => "wanda,sparsegpt,gptq" };
         var sparsity = new Option<string>("--sparsity") { Description = "sparsity for pruning methods", DefaultValueFactory = _ => "0.5" };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType("float32");
