@@ -12,6 +12,7 @@ public static class FixturesCommands
     public static Command Create() => new("fixtures", "Build the small models and data that ship with Repro.")
     {
         Generate(),
+        TrainCommand.Create(),
     };
 
     static Command Generate()
