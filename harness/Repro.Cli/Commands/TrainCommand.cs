@@ -18,6 +18,7 @@ public static class TrainCommand
         var output = new Option<string>("--out") { Description = "output model folder", Required = true };
         var seed = new Option<long?>("--seed") { Description = "seed of the initial weights and the batches (default: the preset's, 0)" };
         var exclude = new Option<string?>("--exclude") { Description = "comma-separated languages left out of training (default: sw); 'none' trains on all" };
+        var exponent = new Option<double?>("--language-exponent") { Description = "language shares ∝ training tokens^α: 0 equal, 1 by size (default: the preset's, 0.3)" };
         var steps = new Option<int?>("--steps") { Description = "optimizer steps (default: the preset's)" };
         var batch = new Option<int?>("--batch-size") { Description = "windows per step (default: the preset's)" };
         var seqlen = new Option<int?>("--seqlen") { Description = "tokens per window (default: the preset's)" };
@@ -41,7 +42,7 @@ public static class TrainCommand
             "Train a small Llama-family model with the byte tokenizer on the train split of a corpus folder (all languages but the excluded ones), " +
             "deterministically from a seed, and save it as a Hugging Face folder with training.json and training-log.csv.")
         {
-            preset, data, output, seed, exclude, steps, batch, seqlen, lr, warmup, validationEvery, evalWindows,
+            preset, data, output, seed, exclude, exponent, steps, batch, seqlen, lr, warmup, validationEvery, evalWindows,
             hidden, layers, heads, kvHeads, intermediate, threads, dtype, maxRatio,
         };
         command.SetAction((parse, cancellationToken) =>
@@ -52,6 +53,7 @@ public static class TrainCommand
             {
                 Seed = parse.GetValue(seed) ?? o.Seed,
                 ExcludedLanguages = parse.GetValue(exclude) is { } ex ? ParseExcluded(ex) : o.ExcludedLanguages,
+                LanguageExponent = parse.GetValue(exponent) ?? o.LanguageExponent,
                 Steps = parse.GetValue(steps) ?? o.Steps,
                 BatchSize = parse.GetValue(batch) ?? o.BatchSize,
                 Seqlen = parse.GetValue(seqlen) ?? o.Seqlen,

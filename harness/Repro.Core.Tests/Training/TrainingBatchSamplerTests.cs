@@ -29,7 +29,7 @@ public sealed class TrainingBatchSamplerTests
     {
         static List<long[]> Draw(ulong seed)
         {
-            var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.25, seed);
+            var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.25, languageExponent: 0.3, seed);
             return [.. Enumerable.Range(0, 5).Select(_ => sampler.Next(6).Ids)];
         }
         var first = Draw(7);
@@ -37,24 +37,35 @@ public sealed class TrainingBatchSamplerTests
         Assert.That(Draw(8), Is.Not.EqualTo(first));
     }
 
-    [Test]
-    public void Languages_get_equal_shares_whatever_their_size()
+    [TestCase(0.0)]
+    [TestCase(0.3)]
+    [TestCase(1.0)]
+    public void Languages_get_their_shares_size_to_the_power_alpha(double alpha)
     {
-        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.125, seed: 3);
-        var languages = Enumerable.Range(0, 10).SelectMany(_ => sampler.Next(7).Languages).ToList();   // 70 rows
-        var counts = languages.GroupBy(l => l).ToDictionary(g => g.Key, g => g.Count());
-        Assert.That(counts.Keys, Is.EquivalentTo(new[] { "aa", "bb", "cc" }));
-        Assert.That(counts.Values.Max() - counts.Values.Min(), Is.LessThanOrEqualTo(1), string.Join(", ", counts));
-        for (var round = 0; round + 3 <= languages.Count; round += 3)
-            Assert.That(languages.Skip(round).Take(3), Is.EquivalentTo(new[] { "aa", "bb", "cc" }), $"round starting at row {round}");
-        Assert.That(languages.Chunk(3).Select(r => string.Join("", r)).Distinct().Count(), Is.GreaterThan(1), "every round in the same order");
+        var sizes = Streams.Select(s => (double)s.Count).ToArray();
+        var expected = sizes.Select(n => Math.Pow(n, alpha) / sizes.Sum(m => Math.Pow(m, alpha))).ToArray();
+        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.125, alpha, seed: 3);
+        Assert.That(sampler.Shares, Is.EqualTo(expected).Within(1e-12));
+
+        const int rows = 6000;
+        var languages = Enumerable.Range(0, rows / 8).SelectMany(_ => sampler.Next(8).Languages).ToList();
+        for (var i = 0; i < Streams.Count; i++)
+        {
+            var observed = languages.Count(l => l == Streams[i].Language);
+            var sigma = Math.Sqrt(rows * expected[i] * (1 - expected[i]));
+            Assert.That(observed, Is.EqualTo(rows * expected[i]).Within(5 * sigma), $"{Streams[i].Language} at α = {alpha}");
+        }
     }
+
+    [Test]
+    public void Equal_shares_at_alpha_zero_whatever_the_size() =>
+        Assert.That(TrainingBatchSampler.SharesOf([10, 1000, 100000], 0), Is.EqualTo(new[] { 1 / 3.0, 1 / 3.0, 1 / 3.0 }).Within(1e-15));
 
     [Test]
     public void Rows_are_stream_slices_or_bos_then_a_document_start()
     {
         var byLanguage = Streams.ToDictionary(s => s.Language);
-        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.5, seed: 11);
+        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, documentStartShare: 0.5, languageExponent: 0.3, seed: 11);
         int documentStarts = 0, rows = 0;
         for (var b = 0; b < 40; b++)
         {
@@ -86,7 +97,7 @@ public sealed class TrainingBatchSamplerTests
     [TestCase(1.0, 60)]
     public void Document_start_share_zero_and_one(double share, int expectedBosRows)
     {
-        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, share, seed: 5);
+        var sampler = new TrainingBatchSampler(Streams, seqlen: 16, Bos, share, languageExponent: 0.3, seed: 5);
         var bosRows = Enumerable.Range(0, 10).Sum(_ =>
         {
             var batch = sampler.Next(6);
@@ -99,7 +110,7 @@ public sealed class TrainingBatchSamplerTests
     public void A_language_shorter_than_one_window_is_named_with_its_file()
     {
         var shortStream = Stream("zz", 1, 5, 'z');
-        Assert.That(() => new TrainingBatchSampler([Streams[0], shortStream], seqlen: 16, Bos, 0.1, seed: 1),
+        Assert.That(() => new TrainingBatchSampler([Streams[0], shortStream], seqlen: 16, Bos, 0.1, 0.3, seed: 1),
                     Throws.ArgumentException.With.Message.Contains("/synthetic/zz.jsonl").And.Message.Contains("'zz'"));
     }
 }

@@ -43,6 +43,10 @@ public sealed class TrainingJobTests
         Assert.That(json["torchThreads"]!.GetValue<int>(), Is.EqualTo(torch.get_num_threads()));
         Assert.That(json["wallTimeSeconds"]!.GetValue<double>(), Is.GreaterThan(0));
 
+        Assert.That(record.LanguageShares.Select(s => s.Language), Is.EqualTo(new[] { "aa", "bb" }));
+        Assert.That(record.LanguageShares.Sum(s => s.Share), Is.EqualTo(1).Within(1e-12));
+        Assert.That(record.LanguageShares.Sum(s => s.Epochs * s.TrainingTokens), Is.EqualTo((double)record.TokensSeen).Within(1e-6));
+
         var languages = record.Evaluation.Languages;
         Assert.That(languages.Select(l => (l.Language, l.Trained)), Is.EqualTo(new[] { ("aa", true), ("bb", true), ("sw", false) }));
         foreach (var l in languages)

@@ -57,7 +57,7 @@ public sealed class Trainer : IDisposable
         foreach (var s in streams)
             if (s.Tokens.Any(t => t < 0 || t >= Config.VocabSize))
                 throw new ArgumentException($"{s.SourcePath}: language '{s.Language}' has a token id outside the model's vocabulary of {Config.VocabSize}; the tokenizer does not fit the model");
-        sampler = new TrainingBatchSampler(streams, options.Seqlen, bosId, options.DocumentStartShare, unchecked((ulong)options.Seed));
+        sampler = new TrainingBatchSampler(streams, options.Seqlen, bosId, options.DocumentStartShare, options.LanguageExponent, unchecked((ulong)options.Seed));
         schedule = options.Schedule;
 
         var weights = CausalLM.RandomWeights(Config, options.Seed);
@@ -95,6 +95,8 @@ public sealed class Trainer : IDisposable
     public JsonObject ConfigJson { get; }
     public TrainingOptions Options => options;
     public IReadOnlyList<string> Languages => sampler.Languages;
+    /// <summary>Share of training windows per language, in <see cref="Languages"/> order.</summary>
+    public IReadOnlyList<double> LanguageShares => sampler.Shares;
     public IReadOnlyList<TrainingLogEntry> Log => log;
     public int StepsDone => log.Count;
     public long TokensSeen => tokens;

@@ -10,10 +10,11 @@ public sealed record TrainingBatch(long[] Ids, int Rows, int Columns, IReadOnlyL
 /// from several languages, deterministically from a seed, with one <see cref="SplitMix64"/> for every choice.
 /// </summary>
 /// <remarks>
-/// <para><b>Languages in equal shares.</b> Rows are dealt in rounds of one row per language, each round in an
-/// order drawn afresh, so every language gets exactly the same number of windows up to the last partial round,
-/// whatever the size of its training text. The fixture models are judged per language, so a small language
-/// must not be starved; equal shares up-weight it (its text is revisited more often) without a tuning knob.</para>
+/// <para><b>Language shares.</b> Each row's language is drawn with probability ∝ <c>nᵢ^α</c>, nᵢ being the
+/// language's training tokens (temperature sampling, as XLM-R and mT5 mix languages; α = 0.3 there). α = 1 follows
+/// size, which starves small languages; α = 0 gives equal shares, which spends a fixed share of compute re-reading
+/// a tiny text (Repro's Hebrew train split is under 1 KB) thousands of times. The fixture models are judged per
+/// language, so small languages are up-weighted, but not to parity.</para>
 /// <para><b>Where a window starts.</b> With probability <see cref="DocumentStartShare"/> a window is BOS followed by
 /// the text from a document start, uniformly among documents (the first window of an evaluation looks like this);
 /// otherwise it starts at a uniform position of the stream, mostly mid-document, as later evaluation windows do.
@@ -29,12 +30,16 @@ public sealed class TrainingBatchSampler
     readonly long bosId;
     readonly long documentStartThreshold;
     readonly int[] validDocuments;    // per stream: documents whose start leaves room for a whole window
-    readonly Queue<int> round = new();
+    readonly double[] cumulativeShares;
 
-    public TrainingBatchSampler(IReadOnlyList<LanguageStream> streams, int seqlen, int bosId, double documentStartShare, ulong seed)
+    /// <param name="languageExponent">α of the language shares <c>nᵢ^α / Σ nⱼ^α</c>: 0 equal, 1 proportional to size.</param>
+    public TrainingBatchSampler(IReadOnlyList<LanguageStream> streams, int seqlen, int bosId, double documentStartShare,
+                                double languageExponent, ulong seed)
     {
         if (streams.Count == 0) throw new ArgumentException("no training language: the sampler needs at least one stream");
         if (seqlen < 1) throw new ArgumentOutOfRangeException(nameof(seqlen), $"seqlen must be at least 1, got {seqlen}");
+        if (!(languageExponent is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(languageExponent), $"the language-share exponent must be in [0, 1], got {languageExponent}");
         if (!(documentStartShare is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(documentStartShare), $"the share of document-start windows must be in [0, 1], got {documentStartShare}");
         var duplicate = streams.GroupBy(s => s.Language).FirstOrDefault(g => g.Count() > 1);
@@ -52,11 +57,25 @@ public sealed class TrainingBatchSampler
         // A document-start window holds BOS + seqlen tokens from the start: the start must be at most Count − seqlen.
         validDocuments = [.. streams.Select(s => UpperBound(s.DocumentStarts, s.Count - seqlen))];
         DocumentStartShare = documentStartShare;
+        Shares = SharesOf([.. streams.Select(s => (long)s.Count)], languageExponent);
+        cumulativeShares = new double[Shares.Count];
+        double sum = 0;
+        for (var i = 0; i < Shares.Count; i++) cumulativeShares[i] = sum += Shares[i];
+    }
+
+    /// <summary>Language shares <c>nᵢ^α / Σ nⱼ^α</c> for token counts <paramref name="sizes"/>.</summary>
+    public static IReadOnlyList<double> SharesOf(IReadOnlyList<long> sizes, double exponent)
+    {
+        var weights = sizes.Select(n => Math.Pow(n, exponent)).ToArray();
+        var total = weights.Sum();
+        return [.. weights.Select(w => w / total)];
     }
 
     public int Seqlen => seqlen;
     public double DocumentStartShare { get; }
     public IReadOnlyList<string> Languages => [.. streams.Select(s => s.Language)];
+    /// <summary>Probability of each language (in <see cref="Languages"/> order) for every row.</summary>
+    public IReadOnlyList<double> Shares { get; }
 
     public TrainingBatch Next(int rows)
     {
@@ -88,18 +107,11 @@ public sealed class TrainingBatchSampler
 
     int NextLanguage()
     {
-        if (round.Count == 0)
-        {
-            // Fisher–Yates over the languages: a fresh order for every round.
-            var order = Enumerable.Range(0, streams.Count).ToArray();
-            for (var i = order.Length - 1; i > 0; i--)
-            {
-                var j = (int)random.NextBelow(i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
-            foreach (var i in order) round.Enqueue(i);
-        }
-        return round.Dequeue();
+        // 53 random bits: a uniform double in [0, 1), then the first language whose cumulative share exceeds it.
+        var u = random.NextBelow(1L << 53) / (double)(1L << 53);
+        for (var i = 0; i < cumulativeShares.Length - 1; i++)
+            if (u < cumulativeShares[i]) return i;
+        return cumulativeShares.Length - 1;
     }
 
     /// <summary>How many of the ascending <paramref name="values"/> are ≤ <paramref name="limit"/>.</summary>

@@ -53,6 +53,8 @@ public static class TrainingJob
             Data = dataFolder,
             TrainedLanguages = data.TrainedLanguages,
             ExcludedLanguages = data.ExcludedLanguages,
+            LanguageShares = [.. data.Streams.Select((st, i) => new LanguageShare(st.Language, st.Count, trainer.LanguageShares[i],
+                                                                                  trainer.LanguageShares[i] * trainer.TokensSeen / st.Count))],
             Corpora = data.Fingerprints,
             SavedDType = DTypeName(savedDType),
             TorchThreads = trainer.Threads,

@@ -32,6 +32,9 @@ public sealed record TrainingOptions
     /// <summary>Share of windows that start with BOS at a document start (see <see cref="TrainingBatchSampler"/>).</summary>
     public double DocumentStartShare { get; init; } = 0.125;
 
+    /// <summary>α of the language shares ∝ (training tokens)^α (see <see cref="TrainingBatchSampler"/>): 0 equal, 1 by size; 0.3 as XLM-R and mT5.</summary>
+    public double LanguageExponent { get; init; } = 0.3;
+
     /// <summary>Languages of the corpus folder left out of training (evaluated all the same). Swahili by default: the papers' unseen outlier.</summary>
     public IReadOnlyList<string> ExcludedLanguages { get; init; } = ["sw"];
 
@@ -57,6 +60,7 @@ public sealed record TrainingOptions
         Require(FinalLearningRateFraction is >= 0 and <= 1, $"final learning-rate fraction must be in [0, 1], got {FinalLearningRateFraction}");
         Require(WeightDecay >= 0, $"weight decay must not be negative, got {WeightDecay}");
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"betas must be in [0, 1), got {Beta1} and {Beta2}");
+        Require(LanguageExponent is >= 0 and <= 1, $"language-share exponent must be in [0, 1], got {LanguageExponent}");
         Require(Epsilon > 0, $"epsilon must be positive, got {Epsilon}");
         Require(GradientClipNorm > 0, $"gradient clip norm must be positive, got {GradientClipNorm}");
         Require(ValidationEvery >= 0, $"validation interval must not be negative, got {ValidationEvery}");

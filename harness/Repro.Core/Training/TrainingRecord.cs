@@ -18,6 +18,10 @@ public sealed record LanguageQuality(string Language, bool Trained, int Windows,
         Training.ByteEntropy.Unigram(text.Text), result.TextSha256);
 }
 
+/// <summary>How much of the training one language got.</summary>
+/// <param name="Epochs">Expected passes over the language's training text: share × tokens seen ÷ its tokens.</param>
+public sealed record LanguageShare(string Language, long TrainingTokens, double Share, double Epochs);
+
 /// <summary>The final per-language table: leading validation windows of every language, evaluated as <c>eval ppl</c> does.</summary>
 public sealed record TrainingEvaluation(int Seqlen, int WindowsPerLanguage, BosPolicy BosPolicy, IReadOnlyList<LanguageQuality> Languages);
 
@@ -39,7 +43,8 @@ public sealed record TrainingRecord
     public required IReadOnlyList<string> TrainedLanguages { get; init; }
     /// <summary>Languages of the folder left out of training (a subset of <see cref="TrainingOptions.ExcludedLanguages"/>).</summary>
     public required IReadOnlyList<string> ExcludedLanguages { get; init; }
-    public string LanguageMixing { get; init; } = "equal shares: rows dealt one per language per round, each round in a SplitMix64-shuffled order";
+    /// <summary>Per trained language: training tokens, share of windows (∝ tokens^<see cref="TrainingOptions.LanguageExponent"/>) and passes over its text.</summary>
+    public required IReadOnlyList<LanguageShare> LanguageShares { get; init; }
     public required IReadOnlyList<CorpusFingerprint> Corpora { get; init; }
 
     public string Device { get; init; } = "cpu";
