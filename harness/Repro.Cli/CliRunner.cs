@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Repro.Core.Checkpoints;
+using Repro.Core;
 using Repro.Core.Torch;
 using Spectre.Console;
 
@@ -20,6 +20,8 @@ public static class CliRunner
 {
     public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
+        // Spectre caches the console it first wrote to; bind it to the current streams on every run.
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -29,7 +31,7 @@ public static class CliRunner
         }
         try
         {
-            return await parsed.InvokeAsync();
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsBadInput(e))
         {
@@ -43,11 +45,12 @@ public static class CliRunner
         }
         catch (Exception e)
         {
-            AnsiConsole.WriteException(e, ExceptionFormats.ShortenPaths);
+            AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+                .WriteException(e, ExceptionFormats.ShortenPaths);
             return ExitCodes.Failure;
         }
     }
 
-    static bool IsBadInput(Exception e) => e is BadInputException or CheckpointFormatException or ArgumentException
+    static bool IsBadInput(Exception e) => e is BadInputException or InputFileException or ArgumentException
         or FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException;
 }

@@ -21,7 +21,7 @@ public static class BenchCommands
 
     static Command Forward()
     {
-        var size = new Option<string>("--size") { Description = "generated model size (1M, 10M, 100M, 1B)", DefaultValueFactory = _ => "100M" };
+        var size = new Option<string>("--params", "--size") { Description = $"generated model size: {string.Join(", ", GeneratedModelShapes.All.Select(s => s.Name))}", DefaultValueFactory = _ => "100M" };
         var seqlen = new Option<int>("--seqlen") { Description = "tokens per window", DefaultValueFactory = _ => 512 };
         var repeats = new Option<int>("--repeats") { Description = "timed forward passes", DefaultValueFactory = _ => 5 };
         var device = CommonOptions.Device();

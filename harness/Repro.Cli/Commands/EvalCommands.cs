@@ -71,8 +71,10 @@ public static class EvalCommands
             {
                 foreach (var language in request.Languages)
                 {
+                    // Without a seed the first windows are scored, so the leading documents that hold them suffice;
+                    // with a seed the windows are drawn from the whole split.
                     var text = LanguageCorpusText.Leading(corpusByLanguage[language], loaded.Tokenizer, request.Options,
-                                                          request.Options.NSamples ?? int.MaxValue);
+                                                          request.Options.Seed is null ? request.Options.NSamples ?? int.MaxValue : int.MaxValue);
                     var task = ctx.AddTask(language);
                     var progress = new SynchronousProgress<EvalProgress>(p =>
                     {

@@ -12,12 +12,13 @@ public static class FixturesCommands
     public static Command Create() => new("fixtures", "Build the small models and data that ship with Repro.")
     {
         Generate(),
+        BuildCorporaCommand.Create(),
         TrainCommand.Create(),
     };
 
     static Command Generate()
     {
-        var size = new Option<string>("--size") { Description = $"model size: {string.Join(", ", GeneratedModelShapes.All.Select(s => s.Name))}", DefaultValueFactory = _ => "1M" };
+        var size = new Option<string>("--params", "--size") { Description = $"model size: {string.Join(", ", GeneratedModelShapes.All.Select(s => s.Name))}", DefaultValueFactory = _ => "100K" };
         var seed = new Option<long>("--seed") { Description = "seed of the random weights", DefaultValueFactory = _ => 0 };
         var dtype = CommonOptions.DType("bfloat16");
         var shardMb = new Option<long>("--max-shard-mb") { Description = "split safetensors into shards of at most this many MiB (0: one file)", DefaultValueFactory = _ => 0 };

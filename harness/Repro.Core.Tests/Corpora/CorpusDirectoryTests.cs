@@ -49,7 +49,7 @@ public sealed class CorpusDirectoryTests
     public void An_unknown_language_fails_listing_the_available_ones()
     {
         using var dir = Layout();
-        var e = Assert.Throws<KeyNotFoundException>(() => CorpusDirectory.Open(dir.Path).Load("sw", "validation"))!;
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusDirectory.Open(dir.Path).Load("sw", "validation"))!;
         Assert.That(e.Message, Does.Contain("'sw'").And.Contain("available: ar, de").And.Contain(dir.Path));
     }
 
@@ -57,7 +57,7 @@ public sealed class CorpusDirectoryTests
     public void A_missing_split_fails_listing_the_available_splits()
     {
         using var dir = Layout();
-        var e = Assert.Throws<KeyNotFoundException>(() => CorpusDirectory.Open(dir.Path).Load("ar", "test"))!;
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusDirectory.Open(dir.Path).Load("ar", "test"))!;
         Assert.That(e.Message, Does.Contain("'test'").And.Contain("train, validation"));
     }
 

@@ -83,8 +83,8 @@ public sealed class CorpusDirectory
         var splits = splitFiles[language];
         return splits.TryGetValue(split, out var file)
             ? file
-            : throw new KeyNotFoundException(
-                $"{Path.Combine(Root, language)}: no '{split}' split for language '{language}'; available: {string.Join(", ", splits.Keys.Order(StringComparer.Ordinal))}");
+            : throw new CorpusFormatException(Path.Combine(Root, language),
+                $"no '{split}' split for language '{language}'; available: {string.Join(", ", splits.Keys.Order(StringComparer.Ordinal))}");
     }
 
     public Corpus Load(string language, string split) => CorpusReader.Read(PathOf(language, split), language);
@@ -92,8 +92,8 @@ public sealed class CorpusDirectory
     void Check(string language)
     {
         if (!splitFiles.ContainsKey(language) && !unsplitFiles.ContainsKey(language))
-            throw new KeyNotFoundException(
-                $"{Root}: no corpus for language '{language}'; available: {(Languages.Count == 0 ? "none (the folder holds no corpus files)" : string.Join(", ", Languages))}");
+            throw new CorpusFormatException(Root,
+                $"no corpus for language '{language}'; available: {(Languages.Count == 0 ? "none (the folder holds no corpus files)" : string.Join(", ", Languages))}");
     }
 
     static bool Visible(string path) => !Path.GetFileName(path).StartsWith('.');

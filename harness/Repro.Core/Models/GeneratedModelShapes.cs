@@ -3,7 +3,8 @@ using System.Text.Json.Nodes;
 namespace Repro.Core.Models;
 
 /// <summary>
-/// Shapes of random-weight models for tests and benchmarks, named by rough parameter count.
+/// Shapes of random-weight models for tests and benchmarks, named by rough parameter count
+/// (exact counts: 0.13M, 7.1M, 125M, 1.24B; `repro fixtures generate` prints them).
 /// Each is a real Llama-family config (GQA, SwiGLU, RoPE), so a generated folder exercises the
 /// same loaders and kernels as a downloaded checkpoint; the larger ones follow published shapes
 /// (1B ≈ Llama-3.2-1B) so memory and speed figures transfer.
@@ -14,7 +15,7 @@ public static class GeneratedModelShapes
 
     public static IReadOnlyList<Shape> All { get; } =
     [
-        new("1M", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 192, Vocab: 259, TiedEmbeddings: false),
+        new("100K", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 192, Vocab: 259, TiedEmbeddings: false),
         new("10M", Hidden: 256, Layers: 4, Heads: 8, KvHeads: 4, Intermediate: 704, Vocab: 8192, TiedEmbeddings: false),
         new("100M", Hidden: 768, Layers: 12, Heads: 12, KvHeads: 4, Intermediate: 2048, Vocab: 32000, TiedEmbeddings: false),
         new("1B", Hidden: 2048, Layers: 16, Heads: 32, KvHeads: 8, Intermediate: 8192, Vocab: 128256, TiedEmbeddings: true),

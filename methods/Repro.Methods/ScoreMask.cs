@@ -1,0 +1,143 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Repro.Methods;
+
+/// <summary>Which weights compete with each other for the prune budget.</summary>
+public enum ComparisonGroup
+{
+    /// <summary>Each output row on its own: exactly floor(c·s) per row (Wanda's default, METHODS.md §4).</summary>
+    PerRow,
+
+    /// <summary>The whole matrix as one group: exactly floor(numel·s) per matrix (magnitude's, METHODS.md §3; Wanda's "per layer" ablation).</summary>
+    PerMatrix,
+}
+
+/// <summary>
+/// The ranking rules shared by magnitude and Wanda: from a score matrix <c>[rows, columns]</c>, a bool mask
+/// (true = pruned) of the lowest scores of each comparison group.
+/// </summary>
+/// <remarks>
+/// Ties: always the lower index first (a stable ascending sort; flat row-major index for a whole matrix).
+/// The reference's per-row sort is stable too (<c>torch.sort(..., stable=True)</c> in <c>prune_wanda</c>), so
+/// its unstructured masks agree with these exactly. Its N:M masks use <c>torch.topk(largest=False)</c>,
+/// whose tie order is unspecified; there Repro fixes "lower index first" and agrees whenever the
+/// scores of a group are distinct. Results are new tensors on the scores' device, in the caller's scope.
+/// </remarks>
+public static class ScoreMask
+{
+    /// <summary>The lowest <c>floor(s·n)</c> scores of each group of <paramref name="group"/>.</summary>
+    public static Tensor Lowest(Tensor scores, Sparsity sparsity, ComparisonGroup group) => group switch
+    {
+        ComparisonGroup.PerRow => LowestPerRow(scores, sparsity),
+        ComparisonGroup.PerMatrix => LowestPerMatrix(scores, sparsity),
+        _ => throw new ArgumentOutOfRangeException(nameof(group), group, "unknown comparison group"),
+    };
+
+    /// <summary>Exactly <c>floor(c·s)</c> pruned in every row: the lowest scores, ties to the lower column.</summary>
+    public static Tensor LowestPerRow(Tensor scores, Sparsity sparsity)
+    {
+        var (rows, columns) = RequireMatrix(scores);
+        RequireFinite(scores, "scores");
+        using var scope = NewDisposeScope();
+        var mask = zeros(rows, columns, ScalarType.Bool, scores.device);
+        var k = sparsity.PruneCount(columns);
+        if (k > 0 && rows > 0)
+        {
+            var lowest = scores.sort(1, stable: true).Indices.narrow(1, 0, k);
+            mask.scatter_(1, lowest, ones_like(lowest, ScalarType.Bool));
+        }
+        return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Exactly <c>floor(numel·s)</c> pruned in the whole matrix: the lowest scores, ties to the lower flat (row-major) index.</summary>
+    public static Tensor LowestPerMatrix(Tensor scores, Sparsity sparsity)
+    {
+        var (rows, columns) = RequireMatrix(scores);
+        RequireFinite(scores, "scores");
+        using var scope = NewDisposeScope();
+        var flat = zeros(rows * columns, ScalarType.Bool, scores.device);
+        var k = sparsity.PruneCount(rows * columns);
+        if (k > 0)
+        {
+            var lowest = scores.reshape(-1).sort(0, stable: true).Indices.narrow(0, 0, k);
+            flat.scatter_(0, lowest, ones_like(lowest, ScalarType.Bool));
+        }
+        return flat.reshape(rows, columns).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// N:M: in every row, in every aligned group of M consecutive columns, the N lowest scores (ties to the
+    /// lower column). Needs <c>columns mod M = 0</c>: the reference silently leaves a ragged last group
+    /// with fewer than M columns and still prunes N of it; Repro refuses instead (METHODS.md §4).
+    /// </summary>
+    public static Tensor LowestPerNmGroup(Tensor scores, NmPattern pattern)
+    {
+        var (rows, columns) = RequireMatrix(scores);
+        if (columns % pattern.M != 0)
+            throw new ArgumentException(
+                $"N:M sparsity {pattern} needs in_features to be a multiple of {pattern.M}, but the weight has {columns} columns " +
+                $"({columns % pattern.M} left over); use unstructured sparsity for this sublayer or a pattern whose M divides {columns}",
+                nameof(scores));
+        RequireFinite(scores, "scores");
+        using var scope = NewDisposeScope();
+        var groups = scores.reshape(rows, columns / pattern.M, pattern.M);
+        var lowest = groups.sort(2, stable: true).Indices.narrow(2, 0, pattern.N);
+        var mask = zeros_like(groups, ScalarType.Bool);
+        mask.scatter_(2, lowest, ones_like(lowest, ScalarType.Bool));
+        return mask.reshape(rows, columns).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The group's name in hyper-parameters: "per-row", "per-matrix".</summary>
+    public static string Name(ComparisonGroup group) => group switch
+    {
+        ComparisonGroup.PerRow => "per-row",
+        ComparisonGroup.PerMatrix => "per-matrix",
+        _ => throw new ArgumentOutOfRangeException(nameof(group), group, "unknown comparison group"),
+    };
+
+    internal static (long Rows, long Columns) RequireMatrix(Tensor t, string what = "scores")
+    {
+        if (t.dim() != 2)
+            throw new ArgumentException($"{what} must be a matrix [out_features, in_features], got [{string.Join(", ", t.shape)}]");
+        return (t.shape[0], t.shape[1]);
+    }
+
+    /// <summary>NaN sorts last and Inf ties with Inf: a non-finite score would silently decide a mask, so it is refused.</summary>
+    internal static void RequireFinite(Tensor t, string what)
+    {
+        var bad = NonFinite(t);
+        if (bad is { } b)
+            throw new ArgumentException($"{what} hold {b.Count} NaN or infinite value(s), the first at {b.First}; a mask cannot be ranked from them");
+    }
+
+    /// <summary>Count and first index (as "[i, j]") of non-finite entries, or null when all are finite.</summary>
+    internal static (long Count, string First)? NonFinite(Tensor t)
+    {
+        if (!t.is_floating_point()) return null;
+        using var scope = NewDisposeScope();
+        var bad = t.isfinite().logical_not();
+        var count = bad.sum().item<long>();
+        if (count == 0) return null;
+        var first = bad.nonzero()[0].cpu().data<long>().ToArray();
+        return (count, $"[{string.Join(", ", first)}]");
+    }
+
+    /// <summary>Zeroes the masked entries in place (only those: kept weights stay bit-identical) and builds the result.</summary>
+    internal static SublayerResult Prune(string name, Tensor weight, Tensor mask, Dictionary<string, double> diagnostics)
+    {
+        var pruned = mask.sum().item<long>();
+        if (pruned > 0) weight.masked_fill_(mask.to(weight.device), 0);
+        diagnostics["pruned"] = pruned;
+        var zeros = weight.eq(0).sum().item<long>();
+        return new SublayerResult(name, weight.numel(), zeros, mask.cpu().DetachFromDisposeScope(), diagnostics);
+    }
+
+    internal static void RequireFiniteWeight(string name, Tensor weight)
+    {
+        if (ScoreMask.NonFinite(weight) is { } bad)
+            throw new InvalidDataException(
+                $"{name}: the weight holds {bad.Count} NaN or infinite value(s), the first at {bad.First}; no mask can be ranked from it. " +
+                "The checkpoint is corrupt or was converted with overflow: re-export it, or check its dtype");
+    }
+}
