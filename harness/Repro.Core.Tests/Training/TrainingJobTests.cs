@@ -21,7 +21,7 @@ public sealed class TrainingJobTests
         var record = TrainingJob.Run(MicroTraining.Preset(options), data.Path, output.Path, torch.ScalarType.BFloat16,
                                      progress: new ListProgress(progress), onPhase: phases.Add);
 
-        Assert.That(phases, Is.EqualTo(new[] { "loading", "training", "evaluating", "saving" }));
+        Assert.That(phases, Is.EqualTo(new[] { "loading", "training", "saving", "evaluating" }));
         Assert.That(progress.Select(p => p.Step), Is.EqualTo(new[] { 1, 2, 3, 4, 5, 6 }));
         Assert.That(progress.Select(p => p.ValidationLoss is not null), Is.EqualTo(new[] { false, false, true, true, true, true }));
 
@@ -29,7 +29,13 @@ public sealed class TrainingJobTests
                     Is.EqualTo(new[] { "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
                                        "tokenizer_config.json", "training-log.csv", "training.json" }));
         using (var loaded = LoadedModel.Open(output.Path, torch.CPU, torch.ScalarType.Float32))
+        {
             Assert.That(loaded.Config.NumHiddenLayers, Is.EqualTo(MicroTraining.Shape.Layers));
+            // The recorded table is the saved folder's, not the float32 model's before rounding.
+            var probe = ValidationProbe.Create([Repro.Core.Corpora.CorpusDirectory.Open(data.Path).Load("sw", "validation")],
+                                               loaded.Tokenizer, options.Seqlen, options.FinalEvaluationWindows);
+            Assert.That(probe.Evaluate(loaded.Model)[0].BitsPerByte, Is.EqualTo(record.Evaluation.Languages.Single(l => l.Language == "sw").BitsPerByte));
+        }
 
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(output.Path, "training.json")))!;
         Assert.That(json["format"]!.GetValue<string>(), Is.EqualTo(TrainingRecord.CurrentFormat));

@@ -24,15 +24,18 @@ public static class TrainedModelFolder
     public static JsonSerializerOptions RecordJson { get; } =
         new(ResultFiles.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>Weights and config first (atomically, by <see cref="HfCheckpointWriter"/>), then tokenizer, log and record.</summary>
+    /// <summary>Weights and config first (atomically, by <see cref="HfCheckpointWriter"/>), then tokenizer, log and (if given) record.</summary>
     public static void Write(string directory, JsonObject configJson, CausalLM model, torch.ScalarType savedDType,
                              IReadOnlyList<TrainingLogEntry> log, TrainingRecord? record = null)
     {
         WriteWeights(directory, configJson, model, savedDType);
         new ByteTokenizer().WriteHfFiles(directory, configJson["max_position_embeddings"]!.GetValue<int>());
         WriteText(Path.Combine(directory, LogFileName), LogCsv(log));
-        if (record is not null) WriteText(Path.Combine(directory, RecordFileName), JsonSerializer.Serialize(record, RecordJson) + "\n");
+        if (record is not null) WriteRecord(directory, record);
     }
+
+    public static void WriteRecord(string directory, TrainingRecord record) =>
+        WriteText(Path.Combine(directory, RecordFileName), JsonSerializer.Serialize(record, RecordJson) + "\n");
 
     public static void WriteWeights(string directory, JsonObject configJson, CausalLM model, torch.ScalarType savedDType)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Repro.Core.Evaluation;
+using Repro.Core.Models;
 using Repro.Core.Runs;
 using Repro.Core.Tokenizers;
 using TorchSharp;
@@ -16,7 +17,7 @@ public static class TrainingJob
     public const double DefaultMaxEntropyRatio = 0.75;
 
     /// <param name="dataFolder">Corpus folder, <c>DIR/{lang}/{train,validation}.jsonl.gz</c>; recorded as given.</param>
-    /// <param name="onPhase">Told when a phase starts ("loading", "training", "evaluating", "saving"), for status lines.</param>
+    /// <param name="onPhase">Told when a phase starts ("loading", "training", "saving", "evaluating"), for status lines.</param>
     public static TrainingRecord Run(TrainingPreset preset, string dataFolder, string outputFolder, torch.ScalarType savedDType,
                                      double maxEntropyRatio = DefaultMaxEntropyRatio, IProgress<TrainingProgress>? progress = null,
                                      Action<string>? onPhase = null, CancellationToken cancellationToken = default)
@@ -35,9 +36,15 @@ public static class TrainingJob
         trainer.Run(curve, progress, cancellationToken);
         var wallSeconds = wall.Elapsed.TotalSeconds;
 
+        // Evaluate the folder as saved (weights rounded to the saved dtype, read back by the normal loader),
+        // so training.json reports what `repro eval ppl` measures on the committed model.
+        onPhase?.Invoke("saving");
+        TrainedModelFolder.Write(outputFolder, configJson, trainer.Model, savedDType, trainer.Log);
         onPhase?.Invoke("evaluating");
         var evalClock = Stopwatch.StartNew();
-        var results = final.Evaluate(trainer.Model);
+        IReadOnlyList<PerplexityResult> results;
+        using (var saved = LoadedModel.Open(outputFolder, torch.CPU, torch.ScalarType.Float32))
+            results = final.Evaluate(saved.Model);
         var trained = data.TrainedLanguages.ToHashSet(StringComparer.Ordinal);
         var qualities = results.Select((r, i) => LanguageQuality.From(r, final.Texts[i], trained.Contains(r.Language))).ToList();
         var evalSeconds = evalClock.Elapsed.TotalSeconds;
@@ -65,11 +72,11 @@ public static class TrainingJob
             FinalEvaluationSeconds = evalSeconds,
             FinalTrainLoss = trainer.RecentLoss(20),
             FinalValidationLoss = ValidationProbe.PooledLoss(results.Where(r => trained.Contains(r.Language))),
-            Evaluation = new TrainingEvaluation(options.Seqlen, options.FinalEvaluationWindows, final.Options.BosPolicy, qualities),
+            Evaluation = new TrainingEvaluation(options.Seqlen, options.FinalEvaluationWindows, final.Options.BosPolicy,
+                                                $"the saved folder's {DTypeName(savedDType)} weights, computed in float32", qualities),
             MaxEntropyRatio = maxEntropyRatio,
         };
-        onPhase?.Invoke("saving");
-        TrainedModelFolder.Write(outputFolder, configJson, trainer.Model, savedDType, trainer.Log, record);
+        TrainedModelFolder.WriteRecord(outputFolder, record);
         return record;
     }
 

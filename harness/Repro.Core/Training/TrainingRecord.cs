@@ -22,8 +22,12 @@ public sealed record LanguageQuality(string Language, bool Trained, int Windows,
 /// <param name="Epochs">Expected passes over the language's training text: share × tokens seen ÷ its tokens.</param>
 public sealed record LanguageShare(string Language, long TrainingTokens, double Share, double Epochs);
 
-/// <summary>The final per-language table: leading validation windows of every language, evaluated as <c>eval ppl</c> does.</summary>
-public sealed record TrainingEvaluation(int Seqlen, int WindowsPerLanguage, BosPolicy BosPolicy, IReadOnlyList<LanguageQuality> Languages);
+/// <summary>
+/// The final per-language table: the leading validation windows of every language, evaluated as <c>eval ppl</c> does,
+/// on the saved folder read back by the normal loader (<see cref="Weights"/> says how).
+/// </summary>
+public sealed record TrainingEvaluation(int Seqlen, int WindowsPerLanguage, BosPolicy BosPolicy, string Weights,
+                                        IReadOnlyList<LanguageQuality> Languages);
 
 /// <summary>training.json: how a fixture model was made, from which text, and how good it came out.</summary>
 public sealed record TrainingRecord
