@@ -135,6 +135,11 @@ public static class TrainCommand
         {
             throw new BadInputException(e.Message);
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"training cancelled; nothing was saved to {output}");
+            return ExitCodes.Failure;
+        }
 
         Report(record!, output);
         return record!.MeetsQualityBar ? ExitCodes.Ok : ExitCodes.Failure;
