@@ -13,6 +13,7 @@ public static class FixturesCommands
     {
         Generate(),
         BuildCorporaCommand.Create(),
+        TrainCommand.Create(),
     };
 
     static Command Generate()

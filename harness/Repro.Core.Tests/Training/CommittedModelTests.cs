@@ -1,0 +1,83 @@
+using System.Text.Json;
+using Repro.Core.Corpora;
+using Repro.Core.Models;
+using Repro.Core.Tokenizers;
+using Repro.Core.Training;
+using TorchSharp;
+
+namespace Repro.Core.Tests.Training;
+
+/// <summary>
+/// The models under fixtures/models are what their preset and the committed corpora make: a changed preset or
+/// corpus fails here until the model is retrained, and the recorded quality is re-measured, not trusted.
+/// </summary>
+public sealed class CommittedModelTests
+{
+    static IEnumerable<TestCaseData> Presets() =>
+        TrainingPresets.All.Select(p => new TestCaseData(p.Name).SetArgDisplayNames(p.Name));
+
+    static string ModelFolder(string preset) => Path.Combine(RepoPaths.Fixtures, "models", preset);
+
+    static (TrainingPreset Preset, string Folder, TrainingRecord Record) Committed(string name)
+    {
+        var folder = ModelFolder(name);
+        var recordPath = Path.Combine(folder, TrainedModelFolder.RecordFileName);
+        if (!File.Exists(recordPath))
+            Assert.Ignore($"{folder} is not trained yet: ./repro fixtures train --preset {name} --data fixtures/corpora --out fixtures/models/{name}");
+        var record = JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(recordPath), TrainedModelFolder.RecordJson)!;
+        return (TrainingPresets.Get(name), folder, record);
+    }
+
+    [TestCaseSource(nameof(Presets))]
+    public void Preset_config_and_options_are_valid(string name)
+    {
+        var preset = TrainingPresets.Get(name);
+        var config = ModelConfig.FromJson(preset.ConfigJson(), $"{name} preset");
+        Assert.That(config.VocabSize, Is.EqualTo(new ByteTokenizer().VocabSize));
+        Assert.That(config.NumAttentionHeads, Is.GreaterThan(config.NumKeyValueHeads), "GQA");
+        Assert.That(() => preset.Options.Validated(), Throws.Nothing);
+        Assert.That(preset.Options.ExcludedLanguages, Is.EqualTo(new[] { "sw" }));
+    }
+
+    [TestCaseSource(nameof(Presets))]
+    public void Committed_model_is_its_preset_trained_on_the_committed_corpora(string name)
+    {
+        var (preset, folder, record) = Committed(name);
+        Assert.That(record.Preset, Is.EqualTo(name));
+        Assert.That(record.Shape, Is.EqualTo(preset.Shape), "the preset's shape changed: retrain the model");
+        Assert.That(JsonSerializer.Serialize(record.Options), Is.EqualTo(JsonSerializer.Serialize(preset.Options)),
+                    "the preset's options changed: retrain the model");
+        Assert.That(record.Data, Is.EqualTo("fixtures/corpora"));
+
+        var corpora = CorpusDirectory.Open(Path.Combine(RepoPaths.Fixtures, "corpora"));
+        foreach (var f in record.Corpora)
+            Assert.That(corpora.Load(f.Language, f.Split).ContentSha256(), Is.EqualTo(f.ContentSha256),
+                        $"fixtures/corpora/{f.Language}/{f.Split} changed since {name} was trained: retrain the model");
+
+        using var loaded = LoadedModel.Open(folder, torch.CPU, torch.ScalarType.Float32);
+        Assert.That(loaded.Config, Is.EqualTo(ModelConfig.FromJson(preset.ConfigJson(record.SavedDType), "preset")));
+    }
+
+    [TestCaseSource(nameof(Presets))]
+    public void Committed_model_meets_the_quality_bar_as_re_measured(string name)
+    {
+        var (_, folder, record) = Committed(name);
+        var corpora = CorpusDirectory.Open(Path.Combine(RepoPaths.Fixtures, "corpora"));
+        using var loaded = LoadedModel.Open(folder, torch.CPU, torch.ScalarType.Float32);
+        var recorded = record.Evaluation.Languages;
+        var probe = ValidationProbe.Create(recorded.Select(l => corpora.Load(l.Language, TrainingData.ValidationSplit)), loaded.Tokenizer,
+                                           record.Evaluation.Seqlen, record.Evaluation.WindowsPerLanguage);
+        var measured = probe.Evaluate(loaded.Model);
+        for (var i = 0; i < recorded.Count; i++)
+        {
+            var quality = LanguageQuality.From(measured[i], probe.Texts[i], recorded[i].Trained);
+            Assert.That(quality.BitsPerByte, Is.EqualTo(recorded[i].BitsPerByte).Within(1e-4), $"{recorded[i].Language}: recorded bits/byte not reproduced");
+            if (quality.Trained)
+                Assert.That(quality.EntropyRatio, Is.LessThanOrEqualTo(record.MaxEntropyRatio),
+                            $"{quality.Language}: {quality.BitsPerByte:F3} bits/byte vs unigram entropy {quality.UnigramEntropyBits:F3}");
+        }
+        var worstTrained = recorded.Where(l => l.Trained).Max(l => l.EntropyRatio);
+        foreach (var unseen in recorded.Where(l => !l.Trained))
+            Assert.That(unseen.EntropyRatio, Is.GreaterThan(worstTrained), $"{unseen.Language} was never trained on, yet it is not the worst language");
+    }
+}
