@@ -5,8 +5,19 @@ CONFIG ?= Release
 TORCH ?= cpu
 BUILD_FLAGS = -c $(CONFIG) -p:ReproTorchBackend=$(TORCH) -nologo
 
-MODEL_DIR = out/models/random-100K
-LANGS = ar,de,en,es,ru,sw,zh
+# The main job, until the claim suite exists: Kurz et al.'s experiment on the tiny fixture model.
+# Prune it with Wanda (50 %) once per calibration language, evaluate every pruned model (and the dense
+# one) on every language's validation split, and print the calibration x evaluation perplexity matrix.
+MODEL = fixtures/models/tiny
+METHOD = wanda
+SPARSITY = 0.5
+LANGS = ar de en es ru sw zh
+NSAMPLES = 32
+SEQLEN = 256
+EVAL_WINDOWS = 16
+OUT = out/main
+comma := ,
+EVAL_LANGS = $(subst $(eval) ,$(comma),$(LANGS))
 
 .PHONY: build test repro clean
 
@@ -16,11 +27,15 @@ build:
 test:
 	$(DOTNET) test Repro.sln $(BUILD_FLAGS)
 
-# The main job, until the claim suite exists: generate a small Llama-family model and
-# evaluate its perplexity and bits per byte per language on the bundled sample corpora.
 repro: build
-	./repro fixtures generate --size 100K --seed 0 --out $(MODEL_DIR)
-	./repro eval ppl --model $(MODEL_DIR) --data fixtures/samples --langs $(LANGS) --seqlen 128 --out out/ppl-random-100K.json
+	./repro eval ppl --model $(MODEL) --data fixtures/corpora --langs $(EVAL_LANGS) --seqlen $(SEQLEN) --nsamples $(EVAL_WINDOWS) --out $(OUT)/ppl-dense.json
+	set -e; for lang in $(LANGS); do \
+	  ./repro prune --model $(MODEL) --method $(METHOD) --sparsity $(SPARSITY) --calib-data fixtures/corpora --calib-langs $$lang \
+	    --nsamples $(NSAMPLES) --seqlen $(SEQLEN) --seed 0 --out $(OUT)/$(METHOD)-$$lang --overwrite; \
+	  ./repro eval ppl --model $(OUT)/$(METHOD)-$$lang --data fixtures/corpora --langs $(EVAL_LANGS) --seqlen $(SEQLEN) \
+	    --nsamples $(EVAL_WINDOWS) --out $(OUT)/ppl-$(METHOD)-$$lang.json; \
+	done
+	./repro eval matrix $(OUT)/ppl-dense.json $(foreach l,$(LANGS),$(OUT)/ppl-$(METHOD)-$(l).json) --out $(OUT)/matrix-$(METHOD).json
 
 clean:
 	$(DOTNET) clean Repro.sln -c $(CONFIG)

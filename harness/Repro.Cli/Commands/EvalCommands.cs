@@ -15,6 +15,7 @@ public static class EvalCommands
     {
         Perplexity(),
         EvalHiddenCommand.Create(),
+        EvalMatrixCommand.Create(),
     };
 
     static Command Perplexity()
