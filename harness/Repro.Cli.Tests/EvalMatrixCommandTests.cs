@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+
+namespace Repro.Cli.Tests;
+
+public sealed class EvalMatrixCommandTests
+{
+    static string ResultFile(TempFolder temp, string name, string modelDir, params (string Lang, double Ppl)[] cells)
+    {
+        var file = temp.Sub(name);
+        var json = new JsonObject
+        {
+            ["command"] = "eval ppl",
+            ["model"] = modelDir,
+            ["results"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
+            {
+                ["language"] = c.Lang, ["perplexity"] = c.Ppl, ["bitsPerByte"] = Math.Log2(c.Ppl) / 2,
+            }).ToArray()),
+        };
+        File.WriteAllText(file, json.ToJsonString());
+        return file;
+    }
+
+    static string PrunedModel(TempFolder temp, string name, params string[] calibrationLanguages)
+    {
+        var dir = Directory.CreateDirectory(temp.Sub(name)).FullName;
+        var prune = new JsonObject
+        {
+            ["method"] = "wanda",
+            ["calibration"] = new JsonObject { ["provenance"] = new JsonObject { ["spec"] = new JsonObject
+            {
+                ["languages"] = new JsonArray(calibrationLanguages.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray()),
+            } } },
+        };
+        File.WriteAllText(Path.Combine(dir, "prune.json"), prune.ToJsonString());
+        return dir;
+    }
+
+    [Test]
+    public void Rows_are_named_by_the_calibration_languages_in_prune_json_and_dense_without_one()
+    {
+        using var temp = new TempFolder();
+        var dense = ResultFile(temp, "dense.json", Directory.CreateDirectory(temp.Sub("dense")).FullName, ("de", 5.0), ("zh", 7.0));
+        var de = ResultFile(temp, "de.json", PrunedModel(temp, "pruned-de", "de"), ("de", 5.5), ("zh", 8.5));
+        var mix = ResultFile(temp, "mix.json", PrunedModel(temp, "pruned-mix", "de", "zh"), ("de", 5.8), ("zh", 8.0));
+        var output = temp.Sub("matrix.json");
+
+        var outcome = Cli.Run("eval", "matrix", dense, de, mix, "--out", output);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        var rows = JsonNode.Parse(File.ReadAllText(output))!["rows"]!.AsArray();
+        Assert.That(rows.Select(r => (string)r!["calibration"]!), Is.EqualTo(new[] { "dense", "de", "de+zh" }));
+        Assert.That((double)rows[2]!["perplexity"]!["zh"]!, Is.EqualTo(8.0));
+    }
+
+    [Test]
+    public void A_file_not_written_by_eval_ppl_is_bad_input()
+    {
+        using var temp = new TempFolder();
+        var file = temp.Sub("other.json");
+        File.WriteAllText(file, "{\"command\": \"eval hidden\"}");
+        var outcome = Cli.Run("eval", "matrix", file);
+        Assert.That(outcome.ExitCode, Is.EqualTo(2));
+        Assert.That(outcome.Error, Does.Contain(file).And.Contain("eval ppl"));
+    }
+
+    [Test]
+    public void A_missing_result_file_is_bad_input()
+    {
+        using var temp = new TempFolder();
+        var outcome = Cli.Run("eval", "matrix", temp.Sub("missing.json"));
+        Assert.That(outcome.ExitCode, Is.EqualTo(2));
+        Assert.That(outcome.Error, Does.Contain("missing.json"));
+    }
+}
