@@ -7,7 +7,10 @@ static class Cli
 {
     public sealed record Outcome(int ExitCode, string Out, string Error);
 
-    public static Outcome Run(params string[] args)
+    public static Outcome Run(params string[] args) => RunWith(ReproCommand.Create(), args);
+
+    /// <summary>Runs <paramref name="root"/>, e.g. commands wired to test methods or a test calibration source.</summary>
+    public static Outcome RunWith(System.CommandLine.RootCommand root, params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var outWriter = new StringWriter();
@@ -16,7 +19,7 @@ static class Cli
         Console.SetError(errWriter);
         try
         {
-            var code = CliRunner.RunAsync(ReproCommand.Create(), args).GetAwaiter().GetResult();
+            var code = CliRunner.RunAsync(root, args).GetAwaiter().GetResult();
             return new Outcome(code, outWriter.ToString(), errWriter.ToString());
         }
         finally

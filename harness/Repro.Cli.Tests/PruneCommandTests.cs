@@ -64,21 +64,7 @@ public sealed class PruneCommandTests
     static Cli.Outcome RunWired(ICalibrationSource source, params string[] args)
     {
         var root = new RootCommand("test") { PruneCommands.Prune(TestMethods, source), PruneCommands.Quantize(TestMethods, source) };
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errWriter);
-        try
-        {
-            var code = CliRunner.RunAsync(root, args).GetAwaiter().GetResult();
-            return new Cli.Outcome(code, outWriter.ToString(), errWriter.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
+        return Cli.RunWith(root, args);
     }
 
     static string Generated(TempFolder temp)
@@ -263,7 +249,7 @@ public sealed class PruneCommandTests
     {
         using var temp = new TempFolder();
 
-        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--nsamples", "2", "--seqlen", "16", "--work", temp.Sub("work"));
+        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--nsamples", "2", "--seqlen", "16", "--methods", "identity,wanda", "--work", temp.Sub("work"));
 
         Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
         Assert.That(outcome.Out, Does.Contain("forward passes alone").And.Contain("identity").And.Contain("peak RssAnon"));
