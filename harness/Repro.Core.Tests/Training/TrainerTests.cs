@@ -73,6 +73,24 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void Memory_stays_flat_across_validation_passes()
+    {
+        var options = MicroTraining.Options(steps: 8) with { ValidationEvery = 2 };
+        var streams = MicroTraining.Streams("aa", "bb");
+        var probe = ValidationProbe.Create(
+            streams.Select(s => new Repro.Core.Corpora.Corpus(s.Language, MicroTraining.Documents(s.Language, 3), s.SourcePath)),
+            new Repro.Core.Tokenizers.ByteTokenizer(), options.Seqlen, options.ValidationWindows);
+        using var trainer = new Trainer(MicroTraining.Config(options), streams, 256, options);
+        trainer.Step();
+        trainer.Step();
+        probe.Loss(trainer.Model);   // RoPE tables for the evaluation path are cached on first use
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        trainer.Run(probe);
+        Assert.That(trainer.Log.Count(e => e.ValidationLoss is not null), Is.EqualTo(3));
+        Assert.That(DisposeScopeManager.Statistics.ThreadTotalLiveCount, Is.EqualTo(live));
+    }
+
+    [Test]
     public void Weight_decay_applies_to_matrices_only()
     {
         // Adam's first update is lr·sign(g) per element (m̂/√v̂ = g/|g|); decoupled decay adds −lr·wd·w on top.
