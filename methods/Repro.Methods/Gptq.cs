@@ -178,38 +178,27 @@ public sealed class Gptq : ICompressionMethod
         }
     }
 
-    sealed class Compressor(Gptq method, string name, Linear sublayer) : ISublayerCompressor
+    sealed class Compressor(Gptq method, string name, Linear sublayer) : HessianCompressor(name, sublayer)
     {
-        readonly Hessian hessian = new(sublayer.in_features, sublayer.weight!.device);
+        GptqResult? result;
 
-        public void Observe(Tensor input) => hessian.Add(input);
-
-        public SublayerResult Apply()
+        protected override (Tensor Weight, Tensor? Mask) Solve(Tensor weight, Tensor hessian)
         {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var weight = sublayer.weight!;
-            OptimalBrainSurgeon.RequireCalibrated(hessian, name);
-            var result = method.Quantize(weight.detach().to(ScalarType.Float32), hessian.Matrix, name);
-            weight.copy_(result.Weight.to(weight.dtype));
-            var elements = weight.numel();
-            var zeros = (weight == 0).sum().item<long>();
-            var diagnostics = new Dictionary<string, double>
-            {
-                ["loss"] = result.Loss,
-                ["dampRetries"] = result.DampRetries,
-                ["percDampUsed"] = result.PercDamp,
-                ["bits"] = method.Bits,
-                ["groupSize"] = method.GroupSize,
-                ["levelsUsed"] = result.LevelsUsed,
-                ["grids"] = result.Grids.Count,
-                ["deadInputs"] = result.DeadInputs,
-                ["calibrationSequences"] = hessian.Sequences,
-            };
-            return new SublayerResult(name, elements, zeros, null, diagnostics);
+            result = method.Quantize(weight, hessian, Name);
+            return (result.Weight, null);
         }
 
-        public void Dispose() => hessian.Dispose();
+        protected override Dictionary<string, double> Diagnostics(long elements, long zeros) => new()
+        {
+            ["loss"] = result!.Loss,
+            ["dampRetries"] = result.DampRetries,
+            ["percDampUsed"] = result.PercDamp,
+            ["bits"] = method.Bits,
+            ["groupSize"] = method.GroupSize,
+            ["levelsUsed"] = result.LevelsUsed,
+            ["grids"] = result.Grids.Count,
+            ["deadInputs"] = result.DeadInputs,
+        };
     }
 
     public override string ToString() =>

@@ -136,37 +136,25 @@ public sealed class SparseGpt : ICompressionMethod
         }
     }
 
-    sealed class Compressor(SparseGpt method, string name, Linear sublayer) : ISublayerCompressor
+    sealed class Compressor(SparseGpt method, string name, Linear sublayer) : HessianCompressor(name, sublayer)
     {
-        readonly Hessian hessian = new(sublayer.in_features, sublayer.weight!.device);
+        SparseGptResult? result;
 
-        public void Observe(Tensor input) => hessian.Add(input);
-
-        public SublayerResult Apply()
+        protected override (Tensor Weight, Tensor? Mask) Solve(Tensor weight, Tensor hessian)
         {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var weight = sublayer.weight!;
-            OptimalBrainSurgeon.RequireCalibrated(hessian, name);
-            var result = method.Prune(weight.detach().to(ScalarType.Float32), hessian.Matrix, name);
-            weight.copy_(result.Weight.to(weight.dtype));
-            var elements = weight.numel();
-            var zeros = (weight == 0).sum().item<long>();
-            var pruned = result.Mask.sum().item<long>();
-            var diagnostics = new Dictionary<string, double>
-            {
-                ["loss"] = result.Loss,
-                ["dampRetries"] = result.DampRetries,
-                ["percDampUsed"] = result.PercDamp,
-                ["achievedSparsity"] = (double)zeros / elements,
-                ["maskedFraction"] = (double)pruned / elements,
-                ["deadInputs"] = result.DeadInputs,
-                ["calibrationSequences"] = hessian.Sequences,
-            };
-            return new SublayerResult(name, elements, zeros, result.Mask.cpu().DetachFromDisposeScope(), diagnostics);
+            result = method.Prune(weight, hessian, Name);
+            return (result.Weight, result.Mask);
         }
 
-        public void Dispose() => hessian.Dispose();
+        protected override Dictionary<string, double> Diagnostics(long elements, long zeros) => new()
+        {
+            ["loss"] = result!.Loss,
+            ["dampRetries"] = result.DampRetries,
+            ["percDampUsed"] = result.PercDamp,
+            ["achievedSparsity"] = (double)zeros / elements,
+            ["maskedFraction"] = (double)result.Mask.sum().item<long>() / elements,
+            ["deadInputs"] = result.DeadInputs,
+        };
     }
 
     public override string ToString() =>
