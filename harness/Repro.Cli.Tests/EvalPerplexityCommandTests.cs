@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Repro.Core;
+using Repro.Core.Training;
 
 namespace Repro.Cli.Tests;
 
@@ -32,6 +33,28 @@ public sealed class EvalPerplexityCommandTests
             Assert.That((double)row["perplexity"]!, Is.GreaterThan(1.0));
         }
         Assert.That((string)json["codeVersion"]!, Is.Not.Empty);
+    }
+
+    /// <summary>The figures in expectations/ are the ones <c>eval ppl</c> prints, measured the way the snapshot says.</summary>
+    [Test]
+    public void Eval_ppl_on_the_tiny_fixture_model_prints_its_snapshot_figures()
+    {
+        var snapshot = QualitySnapshot.Read(QualitySnapshot.PathFor("tiny"));
+        using var temp = new TempFolder();
+        var file = temp.Sub("ppl.json");
+        var outcome = Cli.Run("eval", "ppl", "--model", Path.Combine(RepoPaths.Root, snapshot.Model), "--data", Path.Combine(RepoPaths.Fixtures, "corpora"),
+                              "--split", snapshot.Split, "--langs", string.Join(',', snapshot.Languages.Select(l => l.Language)),
+                              "--seqlen", snapshot.Seqlen.ToString(), "--nsamples", snapshot.WindowsPerLanguage.ToString(), "--bos", "stream", "--out", file);
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That(outcome.Out, Does.Contain("entropy").And.Contain("ratio"));
+        var rows = JsonNode.Parse(File.ReadAllText(file))!["results"]!.AsArray();
+        Assert.That(rows.Select(r => (string)r!["language"]!), Is.EqualTo(snapshot.Languages.Select(l => l.Language)));
+        foreach (var (row, expected) in rows.Zip(snapshot.Languages))
+        {
+            Assert.That((double)row!["bitsPerByte"]!, Is.EqualTo(expected.BitsPerByte).Within(snapshot.BitsPerByteTolerance), expected.Language);
+            Assert.That((double)row["unigramEntropyBits"]!, Is.EqualTo(expected.UnigramEntropyBits).Within(1e-9), expected.Language);
+            Assert.That((double)row["entropyRatio"]!, Is.EqualTo(expected.EntropyRatio).Within(snapshot.BitsPerByteTolerance), expected.Language);
+        }
     }
 
     [Test]

@@ -14,6 +14,7 @@ public static class FixturesCommands
         Generate(),
         BuildCorporaCommand.Create(),
         TrainCommand.Create(),
+        SnapshotCommand.Create(),
     };
 
     static Command Generate()

@@ -62,22 +62,31 @@ public sealed class CommittedModelTests
     public void Committed_model_meets_the_quality_bar_as_re_measured(string name)
     {
         var (_, folder, record) = Committed(name);
+        var snapshotPath = QualitySnapshot.PathFor(name);
+        Assert.That(File.Exists(snapshotPath), Is.True,
+                    $"{folder} is trained but {snapshotPath} is missing: ./repro fixtures snapshot --model fixtures/models/{name}");
+        var snapshot = QualitySnapshot.Read(snapshotPath);
+        Assert.That((snapshot.Seqlen, snapshot.WindowsPerLanguage, snapshot.BosPolicy),
+                    Is.EqualTo((record.Evaluation.Seqlen, record.Evaluation.WindowsPerLanguage, record.Evaluation.BosPolicy)),
+                    "the snapshot was not measured the way the model's training evaluated it");
+        Assert.That(snapshot.Languages.Select(l => (l.Language, l.Trained)),
+                    Is.EqualTo(record.Evaluation.Languages.Select(l => (l.Language, l.Trained))));
+
         var corpora = CorpusDirectory.Open(Path.Combine(RepoPaths.Fixtures, "corpora"));
         using var loaded = LoadedModel.Open(folder, torch.CPU, torch.ScalarType.Float32);
-        var recorded = record.Evaluation.Languages;
-        var probe = ValidationProbe.Create(recorded.Select(l => corpora.Load(l.Language, TrainingData.ValidationSplit)), loaded.Tokenizer,
-                                           record.Evaluation.Seqlen, record.Evaluation.WindowsPerLanguage);
-        var measured = probe.Evaluate(loaded.Model);
-        for (var i = 0; i < recorded.Count; i++)
+        var measured = QualitySnapshot.Measure(loaded.Model, loaded.Tokenizer, corpora, record.Evaluation);
+        foreach (var (expected, quality) in snapshot.Languages.Zip(measured))
         {
-            var quality = LanguageQuality.From(measured[i], probe.Texts[i], recorded[i].Trained);
-            Assert.That(quality.BitsPerByte, Is.EqualTo(recorded[i].BitsPerByte).Within(1e-4), $"{recorded[i].Language}: recorded bits/byte not reproduced");
+            Assert.That(quality.TextSha256, Is.EqualTo(expected.TextSha256), $"{expected.Language}: the validation windows are not the snapshot's");
+            Assert.That(quality.BitsPerByte, Is.EqualTo(expected.BitsPerByte).Within(snapshot.BitsPerByteTolerance),
+                        $"{expected.Language}: snapshot bits/byte not reproduced");
+            Assert.That(quality.UnigramEntropyBits, Is.EqualTo(expected.UnigramEntropyBits).Within(1e-12), $"{expected.Language}: unigram entropy");
             if (quality.Trained)
-                Assert.That(quality.EntropyRatio, Is.LessThanOrEqualTo(record.MaxEntropyRatio),
+                Assert.That(quality.EntropyRatio, Is.LessThanOrEqualTo(snapshot.MaxEntropyRatio),
                             $"{quality.Language}: {quality.BitsPerByte:F3} bits/byte vs unigram entropy {quality.UnigramEntropyBits:F3}");
         }
-        var worstTrained = recorded.Where(l => l.Trained).Max(l => l.EntropyRatio);
-        foreach (var unseen in recorded.Where(l => !l.Trained))
+        var worstTrained = measured.Where(l => l.Trained).Max(l => l.EntropyRatio);
+        foreach (var unseen in measured.Where(l => !l.Trained))
             Assert.That(unseen.EntropyRatio, Is.GreaterThan(worstTrained), $"{unseen.Language} was never trained on, yet it is not the worst language");
     }
 }

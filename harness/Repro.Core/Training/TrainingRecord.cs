@@ -15,7 +15,7 @@ public sealed record LanguageQuality(string Language, bool Trained, int Windows,
 
     public static LanguageQuality From(PerplexityResult result, LanguageCorpusText text, bool trained) => new(
         result.Language, trained, result.Windows, result.ScoredBytes, result.Perplexity, result.BitsPerByte,
-        Training.ByteEntropy.Unigram(text.Text), result.TextSha256);
+        ByteEntropy.Unigram(text.Text), result.TextSha256);
 }
 
 /// <summary>How much of the training one language got.</summary>

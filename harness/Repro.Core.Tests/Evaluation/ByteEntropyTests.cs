@@ -1,6 +1,6 @@
-using Repro.Core.Training;
+using Repro.Core.Evaluation;
 
-namespace Repro.Core.Tests.Training;
+namespace Repro.Core.Tests.Evaluation;
 
 public sealed class ByteEntropyTests
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Repro.Core.Training;
+namespace Repro.Core.Evaluation;
 
 /// <summary>
 /// The zeroth-order baseline a trained byte-level model must beat: the entropy of a text's UTF-8 byte
