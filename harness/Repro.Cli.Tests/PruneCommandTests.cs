@@ -249,10 +249,10 @@ public sealed class PruneCommandTests
     {
         using var temp = new TempFolder();
 
-        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--nsamples", "2", "--seqlen", "16", "--methods", "identity,wanda", "--work", temp.Sub("work"));
+        var outcome = Cli.Run("bench", "prune", "--params", "100K", "--nsamples", "2", "--seqlen", "16", "--methods", "identity,wanda,sparsegpt", "--work", temp.Sub("work"));
 
         Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
-        Assert.That(outcome.Out, Does.Contain("forward passes alone").And.Contain("identity").And.Contain("peak RssAnon"));
+        Assert.That(outcome.Out, Does.Contain("one dense forward pass").And.Contain("identity").And.Contain("sparsegpt").And.Contain("outside matrix multiplies").And.Contain("peak RssAnon"));
     }
 
     [Test]

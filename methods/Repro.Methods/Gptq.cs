@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -12,7 +13,10 @@ namespace Repro.Methods;
 /// largest number of distinct values in one row of one grid's columns (at most 2^bits).
 /// </summary>
 public sealed record GptqResult(Tensor Weight, double Loss, int DampRetries, double PercDamp, long DeadInputs,
-                                IReadOnlyList<QuantizationGrid> Grids, int[] GridOfColumn, long LevelsUsed);
+                                IReadOnlyList<QuantizationGrid> Grids, int[] GridOfColumn, long LevelsUsed)
+{
+    public SolveTimings Timings { get; init; } = SolveTimings.None;
+}
 
 /// <summary>
 /// GPTQ (Frantar et al. 2023; reference <c>fasterquant</c>, METHODS.md §6): quantizes column by column
@@ -121,9 +125,11 @@ public sealed class Gptq : ICompressionMethod
         }
         var order = perm?.data<long>().ToArray();
 
+        var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
+        var factorSeconds = clock.Elapsed.TotalSeconds;
         var gridOfProcessed = new int[columns];
-        var loss = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
+        var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
 
         var gridOfColumn = new int[columns];
         for (var c = 0; c < columns; c++) gridOfColumn[order is null ? c : (int)order[c]] = gridOfProcessed[c];
@@ -136,7 +142,7 @@ public sealed class Gptq : ICompressionMethod
             g.Zero.MoveToOuterDisposeScope();
         }
         return new GptqResult(w.MoveToOuterDisposeScope(), loss, factor.DampRetries, factor.PercDamp, dead.sum().item<long>(),
-                              grids, gridOfColumn, levels);
+                              grids, gridOfColumn, levels) { Timings = new SolveTimings(factorSeconds, columnLoop, blockUpdates) };
     }
 
     static long LevelsUsed(Tensor q, int gridCount, int[] gridOfColumn)
@@ -182,10 +188,10 @@ public sealed class Gptq : ICompressionMethod
     {
         GptqResult? result;
 
-        protected override (Tensor Weight, Tensor? Mask) Solve(Tensor weight, Tensor hessian)
+        protected override (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian)
         {
             result = method.Quantize(weight, hessian, Name);
-            return (result.Weight, null);
+            return (result.Weight, null, result.Timings);
         }
 
         protected override Dictionary<string, double> Diagnostics(long elements, long zeros) => new()

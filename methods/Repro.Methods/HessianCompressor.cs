@@ -17,8 +17,8 @@ abstract class HessianCompressor(string name, Linear sublayer) : ISublayerCompre
 
     public void Observe(Tensor input) => hessian.Add(input);
 
-    /// <summary>The method's solver on the float32 weight; returns the new weight and, for pruning, the mask.</summary>
-    protected abstract (Tensor Weight, Tensor? Mask) Solve(Tensor weight, Tensor hessian);
+    /// <summary>The method's solver on the float32 weight; returns the new weight, for pruning the mask, and where the time went.</summary>
+    protected abstract (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian);
 
     /// <summary>The method's own diagnostics, given the written weight's element and zero counts.</summary>
     protected abstract Dictionary<string, double> Diagnostics(long elements, long zeros);
@@ -29,12 +29,15 @@ abstract class HessianCompressor(string name, Linear sublayer) : ISublayerCompre
         using var scope = NewDisposeScope();
         var weight = sublayer.weight!;
         OptimalBrainSurgeon.RequireCalibrated(hessian, name);
-        var (solved, mask) = Solve(weight.detach().to(ScalarType.Float32), hessian.Matrix);
+        var (solved, mask, timings) = Solve(weight.detach().to(ScalarType.Float32), hessian.Matrix);
         weight.copy_(solved.to(weight.dtype));
         var elements = weight.numel();
         var zeros = (weight == 0).sum().item<long>();
         var diagnostics = Diagnostics(elements, zeros);
         diagnostics["calibrationSequences"] = hessian.Sequences;
+        diagnostics["factorSeconds"] = timings.FactorSeconds;
+        diagnostics["columnLoopSeconds"] = timings.ColumnLoopSeconds;
+        diagnostics["blockUpdateSeconds"] = timings.BlockUpdateSeconds;
         return new SublayerResult(name, elements, zeros, mask?.cpu().DetachFromDisposeScope(), diagnostics);
     }
 

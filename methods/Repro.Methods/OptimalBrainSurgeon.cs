@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,6 +10,16 @@ namespace Repro.Methods;
 /// GPTQ sweep with; <paramref name="DampRetries"/> says how many times the dampening had to grow.
 /// </summary>
 public sealed record InverseHessianFactor(Tensor Upper, int DampRetries, double PercDamp);
+
+/// <summary>
+/// Where an OBS solve spent its time: the Cholesky factorisations, the column-by-column loop (vector ops and
+/// rank-1 updates, outside any matrix multiply), and the lazy block updates <c>Err · U[i1:i2, i2:]</c> (one matrix
+/// multiply per block). On CUDA each block is synchronised before it is timed, so the split holds there too.
+/// </summary>
+public sealed record SolveTimings(double FactorSeconds, double ColumnLoopSeconds, double BlockUpdateSeconds)
+{
+    public static SolveTimings None { get; } = new(0, 0, 0);
+}
 
 /// <summary>
 /// The steps SparseGPT (METHODS.md §5) and GPTQ (§6) share: dead inputs, dampening and the factor of
@@ -94,15 +105,20 @@ public static class OptimalBrainSurgeon
     /// The blocked sweep of METHODS.md §5 step 4, in place on <paramref name="weight"/>: for each block
     /// <c>[i1, i2)</c>, each column i gets <c>q = rule(i)</c>, <c>err = (w − q)/U_ii</c>, and the block's
     /// later columns absorb <c>err ⊗ U[i, i:]</c>; after the block its columns become Q and the columns
-    /// right of it absorb <c>Err · U[i1:i2, i2:]</c> at once. Returns the loss <c>Σ (w − q)²/U_ii² / 2</c>.
+    /// right of it absorb <c>Err · U[i1:i2, i2:]</c> at once. Returns the loss <c>Σ (w − q)²/U_ii² / 2</c> and the
+    /// seconds spent in the column loops and in the block updates.
     /// </summary>
-    internal static double Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
+    internal static (double Loss, double ColumnLoopSeconds, double BlockUpdateSeconds) Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
     {
         var (rows, columns) = (weight.shape[0], weight.shape[1]);
         using var scope = NewDisposeScope();
         var losses = zeros(rows, weight.dtype, weight.device);
+        var columnLoop = new Stopwatch();
+        var blockUpdates = new Stopwatch();
         for (long i1 = 0; i1 < columns; i1 += blockSize)
         {
+            Synchronize(weight.device);
+            columnLoop.Start();
             using var blockScope = NewDisposeScope();
             var i2 = Math.Min(i1 + blockSize, columns);
             var count = i2 - i1;
@@ -128,10 +144,23 @@ public static class OptimalBrainSurgeon
             }
             weight.narrow(1, i1, count).copy_(q1);
             losses.add_(losses1.sum(1) / 2);
+            Synchronize(weight.device);
+            columnLoop.Stop();
             if (i2 < columns)
+            {
+                blockUpdates.Start();
                 weight.narrow(1, i2, columns - i2).sub_(err1.matmul(upper.narrow(0, i1, count).narrow(1, i2, columns - i2)));
+                Synchronize(weight.device);
+                blockUpdates.Stop();
+            }
         }
-        return losses.sum().to(float64).item<double>();
+        return (losses.sum().to(float64).item<double>(), columnLoop.Elapsed.TotalSeconds, blockUpdates.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Waits for queued CUDA work, so a stopwatch measures the work and not its launch; nothing on CPU.</summary>
+    internal static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 
     /// <summary>An empty Hessian would mark every input dead and zero the whole weight: refuse it.</summary>

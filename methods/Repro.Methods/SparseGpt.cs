@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -7,7 +8,10 @@ using static TorchSharp.torch;
 namespace Repro.Methods;
 
 /// <summary>What <see cref="SparseGpt.Prune"/> produced: the pruned weight and the mask (true = pruned).</summary>
-public sealed record SparseGptResult(Tensor Weight, Tensor Mask, double Loss, int DampRetries, double PercDamp, long DeadInputs);
+public sealed record SparseGptResult(Tensor Weight, Tensor Mask, double Loss, int DampRetries, double PercDamp, long DeadInputs)
+{
+    public SolveTimings Timings { get; init; } = SolveTimings.None;
+}
 
 /// <summary>
 /// SparseGPT (Frantar &amp; Alistarh 2023; reference <c>fasterprune</c>, METHODS.md §5): prunes column by
@@ -89,12 +93,14 @@ public sealed class SparseGpt : ICompressionMethod
                                        0, 0, 0, 0);
         var h = hessian.clone();
         var dead = OptimalBrainSurgeon.ZeroDeadInputs(h, w);
+        var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
+        var factorSeconds = clock.Elapsed.TotalSeconds;
         var mask = zeros(rows, columns, ScalarType.Bool, weight.device);
-        var loss = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new MaskRule(this, mask));
+        var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new MaskRule(this, mask));
         mask.logical_or_(dead.unsqueeze(0));
         return new SparseGptResult(w.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), loss, factor.DampRetries,
-                                   factor.PercDamp, dead.sum().item<long>());
+                                   factor.PercDamp, dead.sum().item<long>()) { Timings = new SolveTimings(factorSeconds, columnLoop, blockUpdates) };
     }
 
     internal static (long Rows, long Columns) CheckInputs(Tensor weight, Tensor hessian, string sublayer)
@@ -140,10 +146,10 @@ public sealed class SparseGpt : ICompressionMethod
     {
         SparseGptResult? result;
 
-        protected override (Tensor Weight, Tensor? Mask) Solve(Tensor weight, Tensor hessian)
+        protected override (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian)
         {
             result = method.Prune(weight, hessian, Name);
-            return (result.Weight, result.Mask);
+            return (result.Weight, result.Mask, result.Timings);
         }
 
         protected override Dictionary<string, double> Diagnostics(long elements, long zeros) => new()

@@ -284,10 +284,15 @@ public static class LayerwiseCompressor
             }
         }
 
-        /// <summary>The dense (or partly compressed, under true-sequential) layer on every sample, hooks on the group's sublayers.</summary>
+        /// <summary>
+        /// The dense (or partly compressed, under true-sequential) layer on every sample, hooks on the group's sublayers.
+        /// Each pass stops as soon as every hooked sublayer has seen its input: what the layer would compute after that
+        /// (down_proj's product for a whole layer; attention and the MLP for the [k, v, q] group) nobody reads.
+        /// </summary>
         void Calibrate(int index, DecoderLayer layer, List<(string Name, Linear Module, ISublayerCompressor Compressor)> compressors,
                        Tensor inps, Stopwatch observe)
         {
+            var observed = 0;
             // Hooks fire only through call(); a sublayer run through forward() would never be calibrated.
             var hooks = compressors.Select(c => c.Module.register_forward_pre_hook((_, x) =>
             {
@@ -300,6 +305,7 @@ public static class LayerwiseCompressor
                 {
                     observe.Stop();
                 }
+                if (++observed == compressors.Count) throw new InputsCollected();
                 return x;
             })).ToList();
             try
@@ -308,7 +314,17 @@ public static class LayerwiseCompressor
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
-                    layer.call(inps.narrow(0, i, 1));
+                    observed = 0;
+                    try
+                    {
+                        layer.call(inps.narrow(0, i, 1));
+                    }
+                    catch (InputsCollected)
+                    {
+                    }
+                    if (observed != compressors.Count)
+                        throw new InvalidOperationException(
+                            $"layer {index}: {observed} of {compressors.Count} hooked sublayers saw a calibration input; every sublayer must be run through call()");
                     Report(index, PipelineStage.Calibrating, i + 1);
                 }
             }
@@ -317,6 +333,9 @@ public static class LayerwiseCompressor
                 foreach (var h in hooks) h.remove();
             }
         }
+
+        /// <summary>Ends a calibration pass early, from the hook of the last sublayer whose input was still missing.</summary>
+        sealed class InputsCollected : Exception;
 
         /// <summary>Runs the method's rule and checks what it says against what it did: a mask must match the weight and mark only zeros.</summary>
         (SublayerResult, Tensor?) ApplyOne(string name, Linear module, ISublayerCompressor compressor)
