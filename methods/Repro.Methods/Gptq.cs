@@ -166,9 +166,11 @@ public sealed class Gptq : ICompressionMethod
     {
         int current;
 
-        public void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1) { }
+        Tensor q1 = null!;
 
-        public Tensor Replace(Tensor weight, Tensor block, Tensor upper, long i1, long i)
+        public void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1) => q1 = zeros_like(block);
+
+        public Tensor Residual(Tensor weight, Tensor block, Tensor upper, long i1, long i)
         {
             var c = i1 + i;
             var g = method.GroupSize;
@@ -180,8 +182,13 @@ public sealed class Gptq : ICompressionMethod
             else if (g != -1 && method.StaticGroups)
                 current = (int)((order is null ? c : order[c]) / g);
             gridOfProcessed[c] = current;
-            return grids[current].Quantize(block.select(1, i).unsqueeze(1)).flatten();
+            var w = block.select(1, i);
+            var q = q1.select(1, i);
+            q.copy_(grids[current].Quantize(w.unsqueeze(1)).flatten());
+            return w - q;
         }
+
+        public Tensor EndBlock(Tensor block) => q1;
     }
 
     sealed class Compressor(Gptq method, string name, Linear sublayer) : HessianCompressor(name, sublayer)

@@ -91,23 +91,35 @@ public static class OptimalBrainSurgeon
     /// </summary>
     internal interface IColumnRule
     {
-        /// <summary>Before the columns of block <c>[i1, i1 + w1.shape[1])</c>.</summary>
+        /// <summary>Before the columns of block <c>[i1, i1 + block.shape[1])</c>.</summary>
         /// <param name="weight">the whole matrix, holding the lazy updates through the previous block only.</param>
         /// <param name="block">the block's working copy, updated column by column.</param>
         /// <param name="upper">the block's square of U.</param>
         void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1);
 
-        /// <summary>The replacement of column <paramref name="i"/> (block-relative) of <paramref name="block"/>, shape [rows].</summary>
-        Tensor Replace(Tensor weight, Tensor block, Tensor upper, long i1, long i);
+        /// <summary>
+        /// <c>w − q</c> for column <paramref name="i"/> (block-relative) of <paramref name="block"/>, shape [rows], where q
+        /// is the column's replacement; the rule keeps q if <see cref="EndBlock"/> needs it.
+        /// </summary>
+        Tensor Residual(Tensor weight, Tensor block, Tensor upper, long i1, long i);
+
+        /// <summary>The block's replacement columns Q, given the block after every column step.</summary>
+        Tensor EndBlock(Tensor block);
     }
 
     /// <summary>
     /// The blocked sweep of METHODS.md §5 step 4, in place on <paramref name="weight"/>: for each block
     /// <c>[i1, i2)</c>, each column i gets <c>q = rule(i)</c>, <c>err = (w − q)/U_ii</c>, and the block's
     /// later columns absorb <c>err ⊗ U[i, i:]</c>; after the block its columns become Q and the columns
-    /// right of it absorb <c>Err · U[i1:i2, i2:]</c> at once. Returns the loss <c>Σ (w − q)²/U_ii² / 2</c> and the
-    /// seconds spent in the column loops and in the block updates.
+    /// right of it absorb <c>Err · U[i1:i2, i2:]</c> at once. Returns the loss <c>Σ err² / 2</c> (the reference's
+    /// <c>Σ (w − q)²/U_ii² / 2</c>) and the seconds spent in the column loops and in the block updates.
     /// </summary>
+    /// <remarks>
+    /// The column loop is a chain of small ops per column, so its cost is their number, not their arithmetic: each
+    /// column does only the residual, the scaled error written straight into its column of Err, and the rank-1 update
+    /// (an outer product, the same single roundings as the reference's <c>[r,1]·[1,c]</c> matmul). The loss comes from
+    /// Err after the block, and U's diagonal is read once per block.
+    /// </remarks>
     internal static (double Loss, double ColumnLoopSeconds, double BlockUpdateSeconds) Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
     {
         var (rows, columns) = (weight.shape[0], weight.shape[1]);
@@ -123,27 +135,21 @@ public static class OptimalBrainSurgeon
             var i2 = Math.Min(i1 + blockSize, columns);
             var count = i2 - i1;
             var block = weight.narrow(1, i1, count).clone();
-            var q1 = zeros_like(block);
             var err1 = zeros_like(block);
-            var losses1 = zeros_like(block);
             var u1 = upper.narrow(0, i1, count).narrow(1, i1, count);
+            // Exact: U is float32 and each entry converts to double and back unchanged.
+            var diagonal = u1.diagonal().to(float64).cpu().data<double>().ToArray();
             rule.BeginBlock(weight, block, u1, i1);
             for (long i = 0; i < count; i++)
             {
                 using var columnScope = NewDisposeScope();
-                var w = block.select(1, i);
-                var d = u1[i, i];
-                var q = rule.Replace(weight, block, u1, i1, i);
-                q1.select(1, i).copy_(q);
-                var difference = w - q;
-                losses1.select(1, i).copy_(difference.square() / d.square());
-                var err = difference / d;
-                // w is a view of the block: it changes here, so everything derived from it comes first.
-                block.narrow(1, i, count - i).sub_(err.unsqueeze(1).matmul(u1.select(0, i).narrow(0, i, count - i).unsqueeze(0)));
-                err1.select(1, i).copy_(err);
+                var err = err1.select(1, i);
+                err.copy_(rule.Residual(weight, block, u1, i1, i)).div_(diagonal[i]);
+                // Column i itself is in the update, as in the reference: it becomes w − err·U_ii.
+                block.narrow(1, i, count - i).sub_(err.outer(u1.select(0, i).narrow(0, i, count - i)));
             }
-            weight.narrow(1, i1, count).copy_(q1);
-            losses.add_(losses1.sum(1) / 2);
+            weight.narrow(1, i1, count).copy_(rule.EndBlock(block));
+            losses.add_(err1.square().sum(1) / 2);
             Synchronize(weight.device);
             columnLoop.Stop();
             if (i2 < columns)

@@ -116,30 +116,43 @@ public sealed class SparseGpt : ICompressionMethod
         return (weight.shape[0], columns);
     }
 
-    /// <summary>The block mask of METHODS.md §5; writes each block's mask into a view of the whole mask.</summary>
+    /// <summary>
+    /// The block mask of METHODS.md §5; writes each block's mask into a view of the whole mask. A pruned weight's
+    /// residual is w itself and a kept one's is 0, so the residual is <c>w · pruned</c>; a kept weight's error is 0, so
+    /// it leaves the block step unchanged, and the block's Q is the block with the pruned weights set to 0.
+    /// </summary>
     sealed class MaskRule(SparseGpt method, Tensor mask) : OptimalBrainSurgeon.IColumnRule
     {
         Tensor block1 = null!;
+        Tensor pruned = null!;   // block1 as 0/1 in the weight's dtype
 
         public void BeginBlock(Tensor weight, Tensor block, Tensor upper, long i1)
         {
             block1 = mask.narrow(1, i1, block.shape[1]);
-            if (method.Nm is not null) return;
+            if (method.Nm is not null)
+            {
+                pruned = zeros_like(block);
+                return;
+            }
             var score = block.square() / upper.diagonal().reshape(1, -1).square();
             var threshold = score.flatten().sort().Values[method.Sparsity.PruneCount(score.numel())];
             block1.copy_(score <= threshold);
+            pruned = block1.to(block.dtype);
         }
 
-        public Tensor Replace(Tensor weight, Tensor block, Tensor upper, long i1, long i)
+        public Tensor Residual(Tensor weight, Tensor block, Tensor upper, long i1, long i)
         {
             if (method.Nm is { } nm && i % nm.M == 0)
             {
                 var score = block.narrow(1, i, nm.M).square() / upper.diagonal().narrow(0, i, nm.M).reshape(1, -1).square();
                 var smallest = score.sort(1, stable: true).Indices.narrow(1, 0, nm.N);
                 block1.narrow(1, i, nm.M).scatter_(1, smallest, ones_like(smallest, ScalarType.Bool));
+                pruned.narrow(1, i, nm.M).copy_(block1.narrow(1, i, nm.M));
             }
-            return block.select(1, i).masked_fill(block1.select(1, i), 0);
+            return block.select(1, i).mul(pruned.select(1, i));
         }
+
+        public Tensor EndBlock(Tensor block) => block.masked_fill(block1, 0);
     }
 
     sealed class Compressor(SparseGpt method, string name, Linear sublayer) : HessianCompressor(name, sublayer)
