@@ -21,6 +21,9 @@ public static class SnapshotCommand
     /// <summary>bits/byte of a re-measurement may differ from the snapshot by batching and BLAS summation order only.</summary>
     public const double DefaultTolerance = 1e-4;
 
+    /// <summary>Below this many training tokens a trained language is exempt from the bar (see <see cref="QualitySnapshot.MinTrainingTokensForBar"/>).</summary>
+    public const long MinTrainingTokensForBar = 10_000;
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "trained model folder (with training.json)", Required = true };
@@ -67,6 +70,8 @@ public static class SnapshotCommand
                 BosPolicy = evaluation.BosPolicy,
                 MaxEntropyRatio = record.MaxEntropyRatio,
                 BitsPerByteTolerance = DefaultTolerance,
+                MinTrainingTokensForBar = MinTrainingTokensForBar,
+                Exempt = QualitySnapshot.ExemptionsOf(record, MinTrainingTokensForBar),
                 Languages = languages,
                 CodeVersion = CodeVersion.Current,
             };
@@ -74,8 +79,11 @@ public static class SnapshotCommand
 
             var table = new Table().AddColumns("lang", "trained", "windows", "bits/byte", "unigram entropy", "ratio");
             foreach (var l in languages)
-                table.AddRow(l.Language, l.Trained ? "yes" : "[yellow]no[/]", l.Windows.ToString(), $"{l.BitsPerByte:F4}", $"{l.UnigramEntropyBits:F4}",
-                             !l.Trained ? $"{l.EntropyRatio:F3}" : l.EntropyRatio <= snapshot.MaxEntropyRatio ? $"[green]{l.EntropyRatio:F3}[/]" : $"[red]{l.EntropyRatio:F3}[/]");
+                table.AddRow(l.Language, !l.Trained ? "[yellow]no[/]" : snapshot.HeldToBar(l) ? "yes" : "[yellow]too little text[/]", l.Windows.ToString(),
+                             $"{l.BitsPerByte:F4}", $"{l.UnigramEntropyBits:F4}",
+                             !snapshot.HeldToBar(l) ? $"{l.EntropyRatio:F3}" : l.EntropyRatio <= snapshot.MaxEntropyRatio ? $"[green]{l.EntropyRatio:F3}[/]" : $"[red]{l.EntropyRatio:F3}[/]");
+            foreach (var x in snapshot.Exempt)
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(x.Language)}[/] is not held to the bar: {Markup.Escape(x.Reason)}");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]");
             if (snapshot.FailingLanguages.Count == 0) return ExitCodes.Ok;
