@@ -91,13 +91,15 @@ public sealed class Gptq : ICompressionMethod
     /// (neither is modified), in the dtype it is given: float32 as the reference, float64 in tests.
     /// The result's grids are in the caller's dispose scope.
     /// </summary>
-    public GptqResult Quantize(Tensor weight, Tensor hessian, string sublayer)
+    /// <param name="consumeHessian">The caller hands <paramref name="hessian"/> over: it is worked on in place and freed
+    /// once factored (an n×n copy fewer at the peak), and must not be used afterwards.</param>
+    public GptqResult Quantize(Tensor weight, Tensor hessian, string sublayer, bool consumeHessian = false)
     {
         var (_, columns) = SparseGpt.CheckInputs(weight, hessian, sublayer);
         RequireShape(sublayer, columns);
         using var scope = NewDisposeScope();
         var w = weight.clone();
-        var h = hessian.clone();
+        var h = consumeHessian ? hessian : hessian.clone();
         var grids = new List<QuantizationGrid>();
         // Grids found inside the sweep's per-column scopes must outlive them. Only move those from other
         // scopes: in TorchSharp 0.107, moving a tensor to the scope it is already in later made its
@@ -128,6 +130,8 @@ public sealed class Gptq : ICompressionMethod
         var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
         var factorSeconds = clock.Elapsed.TotalSeconds;
+        h.Dispose();
+        if (consumeHessian) hessian.Dispose();
         var gridOfProcessed = new int[columns];
         var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
 
@@ -197,7 +201,7 @@ public sealed class Gptq : ICompressionMethod
 
         protected override (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian)
         {
-            result = method.Quantize(weight, hessian, Name);
+            result = method.Quantize(weight, hessian, Name, consumeHessian: true);
             return (result.Weight, null, result.Timings);
         }
 

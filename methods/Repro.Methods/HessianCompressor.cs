@@ -17,7 +17,10 @@ abstract class HessianCompressor(string name, Linear sublayer) : ISublayerCompre
 
     public void Observe(Tensor input) => hessian.Add(input);
 
-    /// <summary>The method's solver on the float32 weight; returns the new weight, for pruning the mask, and where the time went.</summary>
+    /// <summary>
+    /// The method's solver on the float32 weight; returns the new weight, for pruning the mask, and where the time went.
+    /// The Hessian is the solver's to consume: nothing reads it after <see cref="Apply"/>.
+    /// </summary>
     protected abstract (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian);
 
     /// <summary>The method's own diagnostics, given the written weight's element and zero counts.</summary>

@@ -42,11 +42,7 @@ public static class ScoreMask
         using var scope = NewDisposeScope();
         var mask = zeros(rows, columns, ScalarType.Bool, scores.device);
         var k = sparsity.PruneCount(columns);
-        if (k > 0 && rows > 0)
-        {
-            var lowest = scores.sort(1, stable: true).Indices.narrow(1, 0, k);
-            mask.scatter_(1, lowest, ones_like(lowest, ScalarType.Bool));
-        }
+        if (k > 0 && rows > 0) mask = LowestAlong(scores, k, 1);
         return mask.MoveToOuterDisposeScope();
     }
 
@@ -58,11 +54,7 @@ public static class ScoreMask
         using var scope = NewDisposeScope();
         var flat = zeros(rows * columns, ScalarType.Bool, scores.device);
         var k = sparsity.PruneCount(rows * columns);
-        if (k > 0)
-        {
-            var lowest = scores.reshape(-1).sort(0, stable: true).Indices.narrow(0, 0, k);
-            flat.scatter_(0, lowest, ones_like(lowest, ScalarType.Bool));
-        }
+        if (k > 0) flat = LowestAlong(scores.reshape(-1), k, 0);
         return flat.reshape(rows, columns).MoveToOuterDisposeScope();
     }
 
@@ -86,6 +78,21 @@ public static class ScoreMask
         var mask = zeros_like(groups, ScalarType.Bool);
         mask.scatter_(2, lowest, ones_like(lowest, ScalarType.Bool));
         return mask.reshape(rows, columns).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The first <paramref name="k"/> entries along <paramref name="dim"/> in the order of a stable ascending sort, as a
+    /// bool mask, without sorting: every score below the k-th smallest, then, of the scores equal to it, the ones with
+    /// the lowest indices until k are taken. A selection (O(n)) instead of a sort (O(n log n)): the same set, exactly.
+    /// </summary>
+    internal static Tensor LowestAlong(Tensor scores, long k, long dim)
+    {
+        using var scope = NewDisposeScope();
+        var kth = scores.kthvalue(k, dim, keepdim: true).values;
+        var below = scores < kth;
+        var tied = scores == kth;
+        var missing = k - below.sum(dim, keepdim: true);
+        return below.logical_or_(tied.logical_and_(tied.cumsum(dim) <= missing)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The group's name in hyper-parameters: "per-row", "per-matrix".</summary>

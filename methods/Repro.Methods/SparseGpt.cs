@@ -82,7 +82,9 @@ public sealed class SparseGpt : ICompressionMethod
     /// <c>[columns, columns]</c> (neither is modified). Runs in the dtype it is given: float32 as the
     /// reference, float64 in tests.
     /// </summary>
-    public SparseGptResult Prune(Tensor weight, Tensor hessian, string sublayer)
+    /// <param name="consumeHessian">The caller hands <paramref name="hessian"/> over: it is worked on in place and freed
+    /// once factored (an n×n copy fewer at the peak), and must not be used afterwards.</param>
+    public SparseGptResult Prune(Tensor weight, Tensor hessian, string sublayer, bool consumeHessian = false)
     {
         var (rows, columns) = CheckInputs(weight, hessian, sublayer);
         RequireShape(sublayer, columns);
@@ -91,11 +93,12 @@ public sealed class SparseGpt : ICompressionMethod
         if (Sparsity.Fraction == 0 && Nm is null)
             return new SparseGptResult(w.MoveToOuterDisposeScope(), zeros(rows, columns, ScalarType.Bool, weight.device).MoveToOuterDisposeScope(),
                                        0, 0, 0, 0);
-        var h = hessian.clone();
+        var h = consumeHessian ? hessian : hessian.clone();
         var dead = OptimalBrainSurgeon.ZeroDeadInputs(h, w);
         var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
         var factorSeconds = clock.Elapsed.TotalSeconds;
+        h.Dispose();
         var mask = zeros(rows, columns, ScalarType.Bool, weight.device);
         var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new MaskRule(this, mask));
         mask.logical_or_(dead.unsqueeze(0));
@@ -135,7 +138,8 @@ public sealed class SparseGpt : ICompressionMethod
                 return;
             }
             var score = block.square() / upper.diagonal().reshape(1, -1).square();
-            var threshold = score.flatten().sort().Values[method.Sparsity.PruneCount(score.numel())];
+            // sort()[k] of the reference, found by selection: the (k+1)-th smallest.
+            var threshold = score.flatten().kthvalue(method.Sparsity.PruneCount(score.numel()) + 1, 0).values;
             block1.copy_(score <= threshold);
             pruned = block1.to(block.dtype);
         }
@@ -161,7 +165,7 @@ public sealed class SparseGpt : ICompressionMethod
 
         protected override (Tensor Weight, Tensor? Mask, SolveTimings Timings) Solve(Tensor weight, Tensor hessian)
         {
-            result = method.Prune(weight, hessian, Name);
+            result = method.Prune(weight, hessian, Name, consumeHessian: true);
             return (result.Weight, result.Mask, result.Timings);
         }
 

@@ -117,6 +117,7 @@ public static class BenchPruneCommand
         var calibration = new CalibrationTokens(ids, seed: 1, provenance: new { source = "bench prune: uniform random byte ids" });
 
         var forward = AnsiConsole.Status().Start("Calibration forward passes alone", _ => ForwardOnly(modelDir, config, ids, device, dtype));
+        NativeHeap.Trim();
 
         var elementSize = SafetensorsDType.SizeOf(dtype);
         var layerBytes = config.LayerTensors(0).Sum(t => t.ElementCount) * elementSize;
@@ -134,6 +135,7 @@ public static class BenchPruneCommand
             var method = registration.Create(options);
             var output = Path.Combine(workDir, $"out-{registration.Name}");
             var job = new LayerwiseJob(modelDir, output, method, calibration) { Device = device, DType = dtype, Overwrite = true };
+            NativeHeap.Trim();   // what the previous method freed is not this one's
             var baseline = RssAnon.Current();
             using var sampler = new RssAnon.Sampler();
             var clock = Stopwatch.StartNew();

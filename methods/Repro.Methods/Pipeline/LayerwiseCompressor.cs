@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Repro.Core.Checkpoints;
 using Repro.Core.Models;
 using Repro.Core.Runs;
+using Repro.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -162,6 +163,7 @@ public static class LayerwiseCompressor
                     var needOutputs = Method.NeedsCalibration && l < layers - 1;
                     records.Add(CompressLayer(l, rope, inps, needOutputs ? outs : null));
                     if (needOutputs) (inps, outs) = (outs, inps);
+                    NativeHeap.Trim();   // the layer and its statistics are freed: keep resident memory at what is live
                     Report(l, PipelineStage.LayerDone);
                 }
             }
@@ -239,7 +241,10 @@ public static class LayerwiseCompressor
                         Report(index, PipelineStage.Applying);
                         watch.Restart();
                         foreach (var (name, module, compressor) in compressors)
+                        {
                             results[name] = ApplyOne(prefix + name, module, compressor);
+                            compressor.Dispose();   // its statistics are spent: free them before the next sublayer's solve
+                        }
                         apply += Lap(watch);
                     }
                     finally
