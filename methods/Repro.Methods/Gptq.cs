@@ -128,7 +128,7 @@ public sealed class Gptq : ICompressionMethod
         var order = perm?.data<long>().ToArray();
 
         var clock = Stopwatch.StartNew();
-        var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
+        var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer, consume: true);   // h is ours: a copy, or handed over
         var factorSeconds = clock.Elapsed.TotalSeconds;
         h.Dispose();
         if (consumeHessian) hessian.Dispose();

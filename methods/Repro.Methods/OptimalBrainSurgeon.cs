@@ -58,7 +58,9 @@ public static class OptimalBrainSurgeon
     /// </summary>
     /// <param name="hessian">H after <see cref="ZeroDeadInputs"/>, undamped; dampened in place while factored and given back
     /// bit-identical (only its diagonal changes, and it is restored from a copy).</param>
-    public static InverseHessianFactor Factor(Tensor hessian, double percDamp, string sublayer)
+    /// <param name="consume">The caller hands <paramref name="hessian"/> over: it is freed as soon as its Cholesky factor
+    /// exists, so the peak holds two n×n matrices instead of three.</param>
+    public static InverseHessianFactor Factor(Tensor hessian, double percDamp, string sublayer, bool consume = false)
     {
         if (!(percDamp > 0) || double.IsInfinity(percDamp))
             throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number, e.g. 0.01");
@@ -76,8 +78,10 @@ public static class OptimalBrainSurgeon
             // For a down_proj of width 8192 each is 256 MiB.
             hessian.diagonal().add_(meanDiagonal * damp);
             var (lower, info) = linalg.cholesky_ex(hessian);
-            hessian.diagonal().copy_(undamped);
-            if (info.item<int>() != 0) continue;
+            var factored = info.item<int>() == 0;
+            if (factored && consume) hessian.Dispose();
+            else hessian.diagonal().copy_(undamped);
+            if (!factored) continue;
             var inverse = cholesky_inverse(lower);
             lower.Dispose();
             var (lowerOfInverse, info2) = linalg.cholesky_ex(inverse);

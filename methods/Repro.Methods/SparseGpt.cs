@@ -96,7 +96,7 @@ public sealed class SparseGpt : ICompressionMethod
         var h = consumeHessian ? hessian : hessian.clone();
         var dead = OptimalBrainSurgeon.ZeroDeadInputs(h, w);
         var clock = Stopwatch.StartNew();
-        var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer);
+        var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer, consume: true);   // h is ours: a copy, or handed over
         var factorSeconds = clock.Elapsed.TotalSeconds;
         h.Dispose();
         var mask = zeros(rows, columns, ScalarType.Bool, weight.device);

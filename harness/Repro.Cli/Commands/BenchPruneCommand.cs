@@ -108,7 +108,7 @@ public static class BenchPruneCommand
         using (var checkpoint = HfCheckpoint.Open(modelDir))
         {
             config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
-            checkpointBytes = checkpoint.WeightFiles.Sum(f => new FileInfo(f).Length);
+            checkpointBytes = checkpoint.WeightFiles.Sum(SafetensorsFile.FileLength);
         }
         var ids = new long[nsamples, seqlen];
         var rng = new Repro.Core.Corpora.SplitMix64(1);

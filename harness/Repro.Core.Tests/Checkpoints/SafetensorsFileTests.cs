@@ -53,6 +53,27 @@ public sealed class SafetensorsFileTests
         Assert.That(SampleTensors.BytesOf(file.Load("s")), Is.EqualTo(SampleTensors.BytesOf(scalar)));
     }
 
+    /// <summary>A Hugging Face cache snapshot links each file to a blob: the link is followed, and a dangling one is named.</summary>
+    [Test]
+    public void A_symbolic_link_to_a_blob_reads_as_the_blob_and_a_dangling_link_is_named()
+    {
+        var blobs = Directory.CreateDirectory(dir.File("blobs")).FullName;
+        var snapshot = Directory.CreateDirectory(dir.File("snapshot")).FullName;
+        var blob = Path.Combine(blobs, "3f2a");
+        var original = SampleTensors.Of(torch.ScalarType.Float32);
+        SafetensorsWriter.Write(blob, new Dictionary<string, torch.Tensor> { ["w"] = original });
+        var link = Path.Combine(snapshot, "model.safetensors");
+        File.CreateSymbolicLink(link, Path.Combine("..", "blobs", "3f2a"));
+
+        using (var file = SafetensorsFile.Open(link))
+            Assert.That(SampleTensors.BytesOf(file.Load("w")), Is.EqualTo(SampleTensors.BytesOf(original)));
+
+        var dangling = Path.Combine(snapshot, "gone.safetensors");
+        File.CreateSymbolicLink(dangling, Path.Combine("..", "blobs", "missing"));
+        Assert.That(() => SafetensorsFile.Open(dangling),
+                    Throws.InstanceOf<CheckpointFormatException>().With.Message.Contain("gone.safetensors"));
+    }
+
     [Test]
     public void Empty_tensors_round_trip_and_need_no_bytes()
     {

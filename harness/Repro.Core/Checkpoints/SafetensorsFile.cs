@@ -65,7 +65,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (!File.Exists(path))
             throw new CheckpointFormatException(path, "file not found: check the path, or that the download finished");
 
-        var fileBytes = new FileInfo(path).Length;
+        var fileBytes = FileLength(path);
         if (fileBytes < 8)
             throw new CheckpointFormatException(path,
                 $"file is {fileBytes} bytes, too short for the 8-byte header length every safetensors file starts with; " +
@@ -90,6 +90,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
             map.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The length of the file a path names, following symbolic links: a Hugging Face cache snapshot is a folder of links
+    /// into <c>blobs/</c>, and a link's own length is that of its target's name.
+    /// </summary>
+    public static long FileLength(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is null) return info.Length;
+        return info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target && target.Exists
+            ? target.Length
+            : throw new CheckpointFormatException(path, $"is a link to {info.LinkTarget}, which does not exist: the download is incomplete or the cache was pruned");
     }
 
     static (long DataStart, Dictionary<string, Entry> Entries, IReadOnlyDictionary<string, string> Metadata)

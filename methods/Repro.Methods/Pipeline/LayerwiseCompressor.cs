@@ -244,6 +244,7 @@ public static class LayerwiseCompressor
                         {
                             results[name] = ApplyOne(prefix + name, module, compressor);
                             compressor.Dispose();   // its statistics are spent: free them before the next sublayer's solve
+                            NativeHeap.Trim();
                         }
                         apply += Lap(watch);
                     }
