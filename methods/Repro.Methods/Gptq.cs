@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -123,17 +122,15 @@ public sealed class Gptq : ICompressionMethod
         {
             perm = h.diagonal().sort(descending: true, stable: true).Indices;
             w = w.index_select(1, perm);
-            h = h.index_select(0, perm).index_select(1, perm);
+            var permuted = h.index_select(0, perm).index_select(1, perm);
+            h.Dispose();   // ours (a copy, or handed over): the permuted copy replaces it
+            h = permuted;
         }
         var order = perm?.data<long>().ToArray();
 
-        var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer, consume: true);   // h is ours: a copy, or handed over
-        var factorSeconds = clock.Elapsed.TotalSeconds;
-        h.Dispose();
-        if (consumeHessian) hessian.Dispose();
         var gridOfProcessed = new int[columns];
-        var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
+        var sweep = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new QuantizeRule(this, grids, Keep, order, gridOfProcessed));
 
         var gridOfColumn = new int[columns];
         for (var c = 0; c < columns; c++) gridOfColumn[order is null ? c : (int)order[c]] = gridOfProcessed[c];
@@ -145,8 +142,8 @@ public sealed class Gptq : ICompressionMethod
             g.Scale.MoveToOuterDisposeScope();
             g.Zero.MoveToOuterDisposeScope();
         }
-        return new GptqResult(w.MoveToOuterDisposeScope(), loss, factor.DampRetries, factor.PercDamp, dead.sum().item<long>(),
-                              grids, gridOfColumn, levels) { Timings = new SolveTimings(factorSeconds, columnLoop, blockUpdates) };
+        return new GptqResult(w.MoveToOuterDisposeScope(), sweep.Loss, factor.DampRetries, factor.PercDamp, dead.sum().item<long>(),
+                              grids, gridOfColumn, levels) { Timings = sweep.Timings(factor) };
     }
 
     static long LevelsUsed(Tensor q, int gridCount, int[] gridOfColumn)

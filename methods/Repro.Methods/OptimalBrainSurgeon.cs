@@ -9,7 +9,11 @@ namespace Repro.Methods;
 /// The upper Cholesky factor U of the dampened inverse Hessian (<c>H⁻¹ = UᵀU</c>) that SparseGPT and
 /// GPTQ sweep with; <paramref name="DampRetries"/> says how many times the dampening had to grow.
 /// </summary>
-public sealed record InverseHessianFactor(Tensor Upper, int DampRetries, double PercDamp);
+public sealed record InverseHessianFactor(Tensor Upper, int DampRetries, double PercDamp)
+{
+    /// <summary>Wall time of the factorisation, every attempt included.</summary>
+    public double Seconds { get; init; }
+}
 
 /// <summary>
 /// Where an OBS solve spent its time: the Cholesky factorisations, the column-by-column loop (vector ops and
@@ -64,6 +68,7 @@ public static class OptimalBrainSurgeon
     {
         if (!(percDamp > 0) || double.IsInfinity(percDamp))
             throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number, e.g. 0.01");
+        var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var meanDiagonal = hessian.diagonal().mean();
         var undamped = hessian.diagonal().clone();
@@ -89,7 +94,10 @@ public static class OptimalBrainSurgeon
             if (info2.item<int>() != 0 || !lowerOfInverse.isfinite().all().item<bool>()) continue;
             var upper = lowerOfInverse.mT.contiguous();
             lowerOfInverse.Dispose();
-            return new InverseHessianFactor(upper.MoveToOtherDisposeScope(scope).MoveToOuterDisposeScope(), retry, damp);
+            return new InverseHessianFactor(upper.MoveToOtherDisposeScope(scope).MoveToOuterDisposeScope(), retry, damp)
+            {
+                Seconds = clock.Elapsed.TotalSeconds,
+            };
         }
         throw new SublayerCompressionException(sublayer,
             "the dampened Hessian of the calibration inputs is not positive definite even with percdamp " +
@@ -132,7 +140,7 @@ public static class OptimalBrainSurgeon
     /// (an outer product, the same single roundings as the reference's <c>[r,1]·[1,c]</c> matmul). The loss comes from
     /// Err after the block, and U's diagonal is read once per block.
     /// </remarks>
-    internal static (double Loss, double ColumnLoopSeconds, double BlockUpdateSeconds) Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
+    internal static SweepResult Sweep(Tensor weight, Tensor upper, long blockSize, IColumnRule rule)
     {
         var (rows, columns) = (weight.shape[0], weight.shape[1]);
         using var scope = NewDisposeScope();
@@ -172,7 +180,13 @@ public static class OptimalBrainSurgeon
                 blockUpdates.Stop();
             }
         }
-        return (losses.sum().to(float64).item<double>(), columnLoop.Elapsed.TotalSeconds, blockUpdates.Elapsed.TotalSeconds);
+        return new SweepResult(losses.sum().to(float64).item<double>(), columnLoop.Elapsed.TotalSeconds, blockUpdates.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>What <see cref="Sweep"/> returns: the loss and where its time went.</summary>
+    internal sealed record SweepResult(double Loss, double ColumnLoopSeconds, double BlockUpdateSeconds)
+    {
+        public SolveTimings Timings(InverseHessianFactor factor) => new(factor.Seconds, ColumnLoopSeconds, BlockUpdateSeconds);
     }
 
     /// <summary>Waits for queued CUDA work, so a stopwatch measures the work and not its launch; nothing on CPU.</summary>

@@ -40,9 +40,8 @@ public static class ScoreMask
         var (rows, columns) = RequireMatrix(scores);
         RequireFinite(scores, "scores");
         using var scope = NewDisposeScope();
-        var mask = zeros(rows, columns, ScalarType.Bool, scores.device);
         var k = sparsity.PruneCount(columns);
-        if (k > 0 && rows > 0) mask = LowestAlong(scores, k, 1);
+        var mask = k > 0 && rows > 0 ? LowestAlong(scores, k, 1) : zeros(rows, columns, ScalarType.Bool, scores.device);
         return mask.MoveToOuterDisposeScope();
     }
 
@@ -52,9 +51,8 @@ public static class ScoreMask
         var (rows, columns) = RequireMatrix(scores);
         RequireFinite(scores, "scores");
         using var scope = NewDisposeScope();
-        var flat = zeros(rows * columns, ScalarType.Bool, scores.device);
         var k = sparsity.PruneCount(rows * columns);
-        if (k > 0) flat = LowestAlong(scores.reshape(-1), k, 0);
+        var flat = k > 0 ? LowestAlong(scores.reshape(-1), k, 0) : zeros(rows * columns, ScalarType.Bool, scores.device);
         return flat.reshape(rows, columns).MoveToOuterDisposeScope();
     }
 

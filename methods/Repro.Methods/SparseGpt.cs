@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -95,15 +94,12 @@ public sealed class SparseGpt : ICompressionMethod
                                        0, 0, 0, 0);
         var h = consumeHessian ? hessian : hessian.clone();
         var dead = OptimalBrainSurgeon.ZeroDeadInputs(h, w);
-        var clock = Stopwatch.StartNew();
         var factor = OptimalBrainSurgeon.Factor(h, PercDamp, sublayer, consume: true);   // h is ours: a copy, or handed over
-        var factorSeconds = clock.Elapsed.TotalSeconds;
-        h.Dispose();
         var mask = zeros(rows, columns, ScalarType.Bool, weight.device);
-        var (loss, columnLoop, blockUpdates) = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new MaskRule(this, mask));
+        var sweep = OptimalBrainSurgeon.Sweep(w, factor.Upper, BlockSize, new MaskRule(this, mask));
         mask.logical_or_(dead.unsqueeze(0));
-        return new SparseGptResult(w.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), loss, factor.DampRetries,
-                                   factor.PercDamp, dead.sum().item<long>()) { Timings = new SolveTimings(factorSeconds, columnLoop, blockUpdates) };
+        return new SparseGptResult(w.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), sweep.Loss, factor.DampRetries,
+                                   factor.PercDamp, dead.sum().item<long>()) { Timings = sweep.Timings(factor) };
     }
 
     internal static (long Rows, long Columns) CheckInputs(Tensor weight, Tensor hessian, string sublayer)

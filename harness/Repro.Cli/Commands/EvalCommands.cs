@@ -82,8 +82,7 @@ public static class EvalCommands
                                $"{Markup.Escape(device.ToString())} {Markup.Escape(request.DType)}, tokenizer {Markup.Escape(loaded.Tokenizer.GetType().Name)}");
 
         var evaluator = new WindowedPerplexity(loaded.Model, loaded.Tokenizer, request.Options);
-        var results = new List<PerplexityResult>();
-        var entropies = new List<double?>();
+        var rows = new List<LanguagePerplexity>();
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
@@ -101,8 +100,7 @@ public static class EvalCommands
                         task.Value = p.WindowsDone;
                         task.Description = $"{language} {p.WindowsDone}/{p.WindowsTotal} windows, {p.TokensPerSecond:F0} tok/s";
                     });
-                    results.Add(evaluator.Evaluate(text, progress));
-                    entropies.Add(text.Text.Length == 0 ? null : ByteEntropy.Unigram(text.Text));
+                    rows.Add(new LanguagePerplexity(evaluator.Evaluate(text, progress), text.Text.Length == 0 ? null : ByteEntropy.Unigram(text.Text)));
                     task.Value = task.MaxValue;
                     task.StopTask();
                 }
@@ -111,11 +109,11 @@ public static class EvalCommands
         // The zeroth-order baseline next to each bits/byte: a ratio near 1 means the model knows byte frequencies and
         // little else (a language it never saw); the fixture models' trained languages sit well below 0.75.
         var table = new Table().AddColumns("lang", "windows", "scored tokens", "bytes", "perplexity", "bits/byte", "unigram entropy", "ratio");
-        var rows = results.Zip(entropies, (r, h) => new LanguagePerplexity(r, h)).ToList();
-        foreach (var (r, h) in rows.Select(x => (x.Result, x.UnigramEntropyBits)))
+        foreach (var (r, h, ratio) in rows.Select(x => (x.Result, x.UnigramEntropyBits, x.EntropyRatio)))
             table.AddRow(r.Language, $"{r.Windows}/{r.AvailableWindows}", r.ScoredTokens.ToString(), r.ScoredBytes.ToString(),
                          r.IsFinite ? $"{r.Perplexity:F3}" : "[red]non-finite[/]", r.IsFinite ? $"{r.BitsPerByte:F4}" : "[red]non-finite[/]",
-                         h is { } e ? $"{e:F4}" : "-", h is { } e2 && r.IsFinite && r.Windows > 0 ? $"{r.BitsPerByte / e2:F3}" : "-");
+                         h is { } e ? $"{e:F4}" : "-", r.IsFinite && ratio is { } q ? $"{q:F3}" : "-");
+        var results = rows.Select(x => x.Result).ToList();
         AnsiConsole.Write(table);
         foreach (var r in results.Where(r => r.Windows == 0))
             AnsiConsole.MarkupLine($"[yellow]warning:[/] {r.Language} has fewer than {request.Options.Seqlen} tokens in its {Markup.Escape(request.Split)} split; nothing was scored");

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Repro.Core;
 using Repro.Core.Corpora;
 using Repro.Core.Models;
@@ -37,17 +36,14 @@ public static class SnapshotCommand
         command.SetAction(parse =>
         {
             var folder = parse.GetValue(model)!;
-            var recordPath = Path.Combine(folder, TrainedModelFolder.RecordFileName);
-            if (!File.Exists(recordPath)) throw new BadInputException($"{recordPath}: not found; snapshot a folder written by `repro fixtures train`");
             TrainingRecord record;
             try
             {
-                record = JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(recordPath), TrainedModelFolder.RecordJson)
-                         ?? throw new JsonException("null");
+                record = TrainedModelFolder.ReadRecord(folder);
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
             {
-                throw new BadInputException($"{recordPath}: not a training record ({e.Message})");
+                throw new BadInputException(e.Message);
             }
             var corpora = CorpusDirectory.Open(parse.GetValue(data)!);
             var path = parse.GetValue(output) ?? QualitySnapshot.PathFor(record.Preset);
@@ -77,14 +73,9 @@ public static class SnapshotCommand
             };
             snapshot.Write(path);
 
-            var table = new Table().AddColumns("lang", "trained", "windows", "bits/byte", "unigram entropy", "ratio");
-            foreach (var l in languages)
-                table.AddRow(l.Language, !l.Trained ? "[yellow]no[/]" : snapshot.HeldToBar(l) ? "yes" : "[yellow]too little text[/]", l.Windows.ToString(),
-                             $"{l.BitsPerByte:F4}", $"{l.UnigramEntropyBits:F4}",
-                             !snapshot.HeldToBar(l) ? $"{l.EntropyRatio:F3}" : l.EntropyRatio <= snapshot.MaxEntropyRatio ? $"[green]{l.EntropyRatio:F3}[/]" : $"[red]{l.EntropyRatio:F3}[/]");
+            AnsiConsole.Write(QualityTable.Create(languages, snapshot.MaxEntropyRatio, snapshot.HeldToBar));
             foreach (var x in snapshot.Exempt)
                 AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(x.Language)}[/] is not held to the bar: {Markup.Escape(x.Reason)}");
-            AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]");
             if (snapshot.FailingLanguages.Count == 0) return ExitCodes.Ok;
             AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Markup.Escape(string.Join(", ", snapshot.FailingLanguages))}");

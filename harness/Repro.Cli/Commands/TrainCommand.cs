@@ -154,15 +154,7 @@ public static class TrainCommand
 
     static void Report(TrainingRecord record, string output)
     {
-        var table = new Table().AddColumns("lang", "trained", "windows", "bits/byte", "unigram entropy", "ratio", "perplexity");
-        foreach (var l in record.Evaluation.Languages)
-        {
-            var ratio = $"{l.EntropyRatio:F3}";
-            if (l.Trained) ratio = l.EntropyRatio <= record.MaxEntropyRatio ? $"[green]{ratio}[/]" : $"[red]{ratio}[/]";
-            table.AddRow(l.Language, l.Trained ? "yes" : "[yellow]no[/]", l.Windows.ToString(), $"{l.BitsPerByte:F4}",
-                         $"{l.UnigramEntropyBits:F4}", ratio, $"{l.Perplexity:F3}");
-        }
-        AnsiConsole.Write(table);
+        AnsiConsole.Write(QualityTable.Create(record.Evaluation.Languages, record.MaxEntropyRatio, l => l.Trained));
         AnsiConsole.MarkupLine(
             $"{record.Steps} steps, {record.TokensSeen / 1e6:F1}M tokens in {TimeSpan.FromSeconds(record.WallTimeSeconds):hh\\:mm\\:ss} " +
             $"({record.TrainingSecondsPerStep * 1e3:F0} ms/step); final train loss {record.FinalTrainLoss:F4}, validation loss {record.FinalValidationLoss:F4} nats/token");

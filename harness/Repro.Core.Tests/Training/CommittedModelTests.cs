@@ -24,7 +24,7 @@ public sealed class CommittedModelTests
         var recordPath = Path.Combine(folder, TrainedModelFolder.RecordFileName);
         if (!File.Exists(recordPath))
             Assert.Ignore($"{folder} is not trained yet: ./repro fixtures train --preset {name} --data fixtures/corpora --out fixtures/models/{name}");
-        var record = JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(recordPath), TrainedModelFolder.RecordJson)!;
+        var record = TrainedModelFolder.ReadRecord(folder);
         return (TrainingPresets.Get(name), folder, record);
     }
 

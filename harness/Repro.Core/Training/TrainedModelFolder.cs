@@ -34,6 +34,21 @@ public static class TrainedModelFolder
         if (record is not null) WriteRecord(directory, record);
     }
 
+    /// <summary>The <c>training.json</c> of a trained folder; a missing or unreadable file is an error naming it.</summary>
+    public static TrainingRecord ReadRecord(string directory)
+    {
+        var path = Path.Combine(directory, RecordFileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: not found; the folder was not written by `repro fixtures train`", path);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(path), RecordJson) ?? throw new JsonException("the file holds null");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a training record: {e.Message}", e);
+        }
+    }
+
     public static void WriteRecord(string directory, TrainingRecord record) =>
         WriteText(Path.Combine(directory, RecordFileName), JsonSerializer.Serialize(record, RecordJson) + "\n");
 
