@@ -35,7 +35,7 @@ abstract class HessianCompressor(string name, Linear sublayer) : ISublayerCompre
         var (solved, mask, timings) = Solve(weight.detach().to(ScalarType.Float32), hessian.Matrix);
         weight.copy_(solved.to(weight.dtype));
         var elements = weight.numel();
-        var zeros = (weight == 0).sum().item<long>();
+        var zeros = TensorCounts.Zeros(weight);
         var diagnostics = Diagnostics(elements, zeros);
         diagnostics["calibrationSequences"] = hessian.Sequences;
         diagnostics["factorSeconds"] = timings.FactorSeconds;

@@ -207,6 +207,7 @@ public static class OptimalBrainSurgeon
     /// <summary>Fails unless every entry of <paramref name="tensor"/> is finite.</summary>
     internal static void RequireFinite(Tensor tensor, string sublayer, string what, string advice)
     {
+        if (TensorCounts.AllFinite(tensor)) return;
         using var scope = NewDisposeScope();
         var bad = (~tensor.isfinite()).sum().item<long>();
         if (bad != 0)

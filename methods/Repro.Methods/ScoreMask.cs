@@ -87,6 +87,11 @@ public static class ScoreMask
     {
         using var scope = NewDisposeScope();
         var kth = scores.kthvalue(k, dim, keepdim: true).values;
+        // Usually exactly k scores per group are at or below the k-th smallest (no tie straddles it), and those are
+        // the answer; only groups with ties there need the index order below.
+        var atOrBelow = scores <= kth;
+        var counts = scores.dim() == 1 ? atOrBelow.count_nonzero() : atOrBelow.sum(dim, keepdim: true, type: ScalarType.Int32);
+        if (counts.eq(k).all().item<bool>()) return atOrBelow.MoveToOuterDisposeScope();
         var below = scores < kth;
         var tied = scores == kth;
         var missing = k - below.sum(dim, keepdim: true);
@@ -119,7 +124,7 @@ public static class ScoreMask
     /// <summary>Count and first index (as "[i, j]") of non-finite entries, or null when all are finite.</summary>
     internal static (long Count, string First)? NonFinite(Tensor t)
     {
-        if (!t.is_floating_point()) return null;
+        if (TensorCounts.AllFinite(t)) return null;
         using var scope = NewDisposeScope();
         var bad = t.isfinite().logical_not();
         var count = bad.sum().item<long>();
@@ -131,10 +136,10 @@ public static class ScoreMask
     /// <summary>Zeroes the masked entries in place (only those: kept weights stay bit-identical) and builds the result.</summary>
     internal static SublayerResult Prune(string name, Tensor weight, Tensor mask, Dictionary<string, double> diagnostics)
     {
-        var pruned = mask.sum().item<long>();
+        var pruned = TensorCounts.Count(mask);
         if (pruned > 0) weight.masked_fill_(mask.to(weight.device), 0);
         diagnostics["pruned"] = pruned;
-        var zeros = weight.eq(0).sum().item<long>();
+        var zeros = TensorCounts.Zeros(weight);
         return new SublayerResult(name, weight.numel(), zeros, mask.cpu().DetachFromDisposeScope(), diagnostics);
     }
 

@@ -171,7 +171,7 @@ public sealed class SparseGpt : ICompressionMethod
             ["dampRetries"] = result.DampRetries,
             ["percDampUsed"] = result.PercDamp,
             ["achievedSparsity"] = (double)zeros / elements,
-            ["maskedFraction"] = (double)result.Mask.sum().item<long>() / elements,
+            ["maskedFraction"] = (double)TensorCounts.Count(result.Mask) / elements,
             ["deadInputs"] = result.DeadInputs,
         };
     }

@@ -22,7 +22,7 @@ public sealed class IdentityMethod : ICompressionMethod
 
         public SublayerResult Apply()
         {
-            var zeros = sublayer.weight.eq(0).sum().item<long>();
+            var zeros = TensorCounts.Zeros(sublayer.weight);
             return new SublayerResult(name, sublayer.weight.NumberOfElements, zeros, null, new Dictionary<string, double>());
         }
 

@@ -43,8 +43,9 @@ public readonly record struct LayerProgress(int Layer, int Layers, PipelineStage
 /// before the next one is loaded.
 /// </summary>
 /// <remarks>
-/// Memory: one decoder layer in the compute dtype, two activation buffers <c>[nsamples, seqlen, hidden]</c>
-/// (<c>inps</c>, <c>outs</c>), the method's statistics for the sublayers being compressed, and one layer's masks.
+/// Memory: one decoder layer in the compute dtype, the activation buffer <c>[nsamples, seqlen, hidden]</c> of
+/// the layer's inputs, the method's statistics for the sublayers being compressed, and one layer's masks; the
+/// buffer for the layer's outputs is allocated once its sublayers are compressed and replaces the inputs after.
 /// The embedding table is never loaded whole (<see cref="EmbeddingRows"/>); unchanged tensors (embedding, final
 /// norm, lm_head) are copied to the output one shard at a time before any activation exists.
 /// <para>
@@ -145,7 +146,7 @@ public static class LayerwiseCompressor
 
             using var noGrad = no_grad();
             using var rope = new RotaryEmbedding(config);
-            Tensor? inps = null, outs = null;
+            Tensor? inps = null;
             var records = new List<LayerRecord>();
             try
             {
@@ -155,14 +156,18 @@ public static class LayerwiseCompressor
                     samples = calibration.NSamples;
                     Report(0, PipelineStage.Embedding);
                     inps = EmbeddingRows.Lookup(checkpoint, EmbeddingName, calibration.Ids, job.Device, job.DType).DetachFromDisposeScope();
-                    if (layers > 1) outs = empty_like(inps).DetachFromDisposeScope();
                 }
                 for (var l = 0; l < layers; l++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var needOutputs = Method.NeedsCalibration && l < layers - 1;
-                    records.Add(CompressLayer(l, rope, inps, needOutputs ? outs : null));
-                    if (needOutputs) (inps, outs) = (outs, inps);
+                    var (record, outs) = CompressLayer(l, rope, inps, needOutputs);
+                    records.Add(record);
+                    if (outs is not null)
+                    {
+                        inps!.Dispose();
+                        inps = outs;
+                    }
                     NativeHeap.Trim();   // the layer and its statistics are freed: keep resident memory at what is live
                     Report(l, PipelineStage.LayerDone);
                 }
@@ -170,7 +175,6 @@ public static class LayerwiseCompressor
             finally
             {
                 inps?.Dispose();
-                outs?.Dispose();
             }
 
             Report(layers - 1, PipelineStage.Finishing);
@@ -205,7 +209,12 @@ public static class LayerwiseCompressor
             return report;
         }
 
-        LayerRecord CompressLayer(int index, RotaryEmbedding rope, Tensor? inps, Tensor? outs)
+        /// <summary>
+        /// Compresses one layer; with <paramref name="needOutputs"/>, also returns its outputs on the calibration
+        /// samples (the next layer's inputs), computed with the compressed weights. That buffer is allocated only
+        /// after the solves, so it never sits beside a Hessian being factored.
+        /// </summary>
+        (LayerRecord Record, Tensor? Outputs) CompressLayer(int index, RotaryEmbedding rope, Tensor? inps, bool needOutputs)
         {
             var prefix = ModelConfig.LayerPrefix(index);
             var watch = Stopwatch.StartNew();
@@ -222,6 +231,7 @@ public static class LayerwiseCompressor
             var results = new Dictionary<string, (SublayerResult Result, Tensor? Mask)>();
             double calibration = 0, apply = 0;
             var observe = new Stopwatch();
+            Tensor? outs = null;
             try
             {
                 foreach (var group in groups)
@@ -255,8 +265,9 @@ public static class LayerwiseCompressor
                 }
 
                 double recompute = 0;
-                if (outs is not null)
+                if (needOutputs)
                 {
+                    outs = empty_like(inps!).DetachFromDisposeScope();
                     Report(index, PipelineStage.Recomputing);
                     watch.Restart();
                     for (var i = 0; i < samples; i++)
@@ -278,11 +289,16 @@ public static class LayerwiseCompressor
                 var sublayers = layer.Linears().Select(l =>
                 {
                     var (result, mask) = results[l.Name];
-                    long? masked = mask is null ? null : mask.sum().item<long>();
+                    long? masked = mask is null ? null : TensorCounts.Count(mask);
                     return new SublayerRecord(prefix + l.Name, l.Module.weight.NumberOfElements, zeros[l.Name], result.Zeros, masked, result.Diagnostics);
                 }).ToList();
                 var timings = new LayerTimings(load, calibration, observe.Elapsed.TotalSeconds, apply, recompute, write);
-                return new LayerRecord(index, timings, sublayers);
+                return (new LayerRecord(index, timings, sublayers), outs);
+            }
+            catch
+            {
+                outs?.Dispose();
+                throw;
             }
             finally
             {
@@ -357,7 +373,7 @@ public static class LayerwiseCompressor
                     throw new InvalidOperationException(
                         $"method '{Method.Name}' returned a {mask.dtype} mask [{string.Join(", ", mask.shape)}] for {name}, whose weight is [{string.Join(", ", weight.shape)}]; " +
                         "a mask must be bool with the weight's shape");
-                var kept = weight.ne(0).logical_and(mask.to(weight.device)).sum().item<long>();
+                var kept = TensorCounts.Count(weight.mul(mask.to(weight.device)));
                 if (kept > 0)
                     throw new InvalidOperationException(
                         $"method '{Method.Name}' marks {kept} weights of {name} as pruned but left them non-zero; its mask and its weights disagree");
@@ -386,7 +402,7 @@ public static class LayerwiseCompressor
                 {
                     // detach() first: a to() that changes nothing may hand back the parameter itself.
                     tensor = linear.Weight.detach().to(SafetensorsDType.ToScalarType(info.DType), CPU);
-                    zeros[linear.Short] = tensor.eq(0).sum().item<long>();
+                    zeros[linear.Short] = TensorCounts.Zeros(tensor);
                 }
                 else tensor = checkpoint.Load(spec.Name);   // norms and biases are never touched: copy the stored values
                 tensors.Add(KeyValuePair.Create(spec.Name, tensor));
