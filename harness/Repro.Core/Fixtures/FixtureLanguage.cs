@@ -13,12 +13,17 @@ namespace Repro.Core.Fixtures;
 /// <param name="Stopwords">Very frequent function words of the language (Latin-script languages only): the
 ///   untranslated-English test compares their share with that of English function words.</param>
 /// <param name="Question">The fixed question of the Belebele-style task, written for Repro in this language.</param>
+/// <param name="LanguagePacks">Mozilla language packs (Debian l10n packages) read for the language: Hebrew's, whose
+///   only other source is the UDHR.</param>
 /// <param name="InTraining">False for Swahili, which Repro keeps out of every training split (the papers' outlier
 ///   language, which the models never saw).</param>
 public sealed record FixtureLanguage(
     string Code, string Name, string? HandbookLocale, string UdhrCode, string Dialect, IReadOnlyList<Script> Scripts,
-    int MinLetters, IReadOnlyList<string> Stopwords, string Question, bool InTraining = true)
+    int MinLetters, IReadOnlyList<string> Stopwords, string Question, bool InTraining = true,
+    IReadOnlyList<SourcePackage>? LanguagePacks = null)
 {
+    public IReadOnlyList<SourcePackage> Packs => LanguagePacks ?? [];
+
     public bool IsLatin => Scripts.Count == 1 && Scripts[0] == Script.Latin;
 
     /// <summary>
@@ -54,7 +59,8 @@ public sealed record FixtureLanguage(
             ["yang", "dan", "di", "ini", "itu", "dengan", "untuk", "dari", "dalam", "akan", "pada", "tidak", "ke", "atau",
              "adalah", "dapat", "juga", "oleh", "sebagai", "karena", "jika", "bisa", "ada", "para", "setiap", "harus"],
             "Kalimat mana yang melanjutkan teks ini?"),
-        new("iw", "Hebrew", null, "heb", "heb_Hebr", [Script.Hebrew], 30, [], "איזה משפט ממשיך את הקטע הזה?"),
+        new("iw", "Hebrew", null, "heb", "heb_Hebr", [Script.Hebrew], 30, [], "איזה משפט ממשיך את הקטע הזה?",
+            LanguagePacks: [SourcePackage.FirefoxHebrew, SourcePackage.ThunderbirdHebrew]),
         new("ru", "Russian", "ru-RU", "rus", "rus_Cyrl", [Script.Cyrillic], 30, [], "Какое предложение продолжает этот текст?"),
         new("sw", "Swahili", null, "swh", "swh_Latn", [Script.Latin], 30,
             ["na", "ya", "wa", "kwa", "za", "la", "ni", "katika", "kila", "mtu", "cha", "au", "hii", "hiyo", "yake",

