@@ -50,6 +50,22 @@ public sealed class GptqTests
     }
 
     [Test]
+    public void Levels_used_counts_distinct_values_per_row_and_grid_on_the_grid_and_off_it()
+    {
+        using var scope = NewDisposeScope();
+        // Two rows, two grids of two columns (scale 0.5, zero 1; maxq 3): codes {0,1 | 3,3} and {2,2 | 0,3}.
+        var grid = new QuantizationGrid(tensor(new[] { 0.5, 0.5 }).reshape(2, 1), tensor(new[] { 1.0, 1.0 }).reshape(2, 1), 3);
+        var gridOfColumn = new[] { 0, 0, 1, 1 };
+        var onGrid = Matrix(2, -0.5, 0, 1, 1, 0.5, 0.5, -0.5, 1);
+        Assert.That(Gptq.LevelsUsed(onGrid, [grid, grid], gridOfColumn), Is.EqualTo(2));
+        // Values off the grid are counted by sorting: row 0 of grid 0 holds two distinct non-grid values.
+        var offGrid = Matrix(2, 0.1, 0.2, 1, 1, 0.5, 0.5, 0.5, 0.5);
+        Assert.That(Gptq.LevelsUsed(offGrid, [grid, grid], gridOfColumn), Is.EqualTo(2));
+        var oneLevel = Matrix(2, 0.1, 0.1, 1, 1, 0.5, 0.5, 0.5, 0.5);
+        Assert.That(Gptq.LevelsUsed(oneLevel, [grid, grid], gridOfColumn), Is.EqualTo(1));
+    }
+
+    [Test]
     public void An_indefinite_Hessian_is_retried_and_the_retries_reported()
     {
         using var scope = NewDisposeScope();
