@@ -137,7 +137,7 @@ public sealed class Wanda : ICompressionMethod
             var index = (count - 1).clamp_min(0);
             var cut = sorted.gather(1, index).masked_fill(count == 0, float.NegativeInfinity);
             var mask = metric <= cut;
-            var achieved = (float)mask.sum().item<long>() / mask.numel();
+            var achieved = (float)TensorCounts.Count(mask) / mask.numel();
             return (mask.MoveToOuterDisposeScope(), achieved);
         }
 

@@ -50,21 +50,18 @@ public static class CorpusFixtureBuild
         IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
         IReadOnlyDictionary<string, byte[]> udhr, string udhrPath, IReadOnlyList<LanguagePackContents>? packs = null)
     {
-        var handbookLicence = CorpusSources.HandbookLicence(handbook, handbookPath);
-        CorpusSources.CheckLicence(SourcePackage.DebianHandbook, handbookLicence, handbookPath);
-        var udhrLicence = CorpusSources.UdhrLicence(udhr, udhrPath);
-        CorpusSources.CheckLicence(SourcePackage.Udhr, udhrLicence, udhrPath);
+        // Each package must still state the licence Repro recorded before any text is read from it.
+        static SourceFile Checked(SourcePackage package, string path, string statedLicence)
+        {
+            CorpusSources.CheckLicence(package, statedLicence, path);
+            return new SourceFile(package, path, Sha256(path), statedLicence);
+        }
         List<SourceFile> sources =
         [
-            new(SourcePackage.DebianHandbook, handbookPath, Sha256(handbookPath), handbookLicence),
-            new(SourcePackage.Udhr, udhrPath, Sha256(udhrPath), udhrLicence),
+            Checked(SourcePackage.DebianHandbook, handbookPath, CorpusSources.DebianLicence(SourcePackage.DebianHandbook, handbook, handbookPath)),
+            Checked(SourcePackage.Udhr, udhrPath, CorpusSources.UdhrLicence(udhr, udhrPath)),
+            .. (packs ?? []).Select(p => Checked(p.Package, p.Path, CorpusSources.DebianLicence(p.Package, p.Files, p.Path))),
         ];
-        foreach (var pack in packs ?? [])
-        {
-            var licence = CorpusSources.DebianLicence(pack.Package, pack.Files, pack.Path);
-            CorpusSources.CheckLicence(pack.Package, licence, pack.Path);
-            sources.Add(new(pack.Package, pack.Path, Sha256(pack.Path), licence));
-        }
         var (documents, english) = CorpusSources.Read(languages, handbook, handbookPath, udhr, udhrPath, packs, Builder.MinDocumentBytes);
         var corpora = Builder.Build(languages, documents, english);
         return (corpora, sources);

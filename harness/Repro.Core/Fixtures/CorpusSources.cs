@@ -47,8 +47,8 @@ public static class CorpusSources
     /// </summary>
     public static (List<SourceDocument> Documents, HashSet<string> EnglishParagraphs) Read(
         IReadOnlyList<FixtureLanguage> languages, IReadOnlyDictionary<string, byte[]> handbook, string handbookPath,
-        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath, IReadOnlyList<LanguagePackContents>? packs = null,
-        int poolBelowBytes = 500)
+        IReadOnlyDictionary<string, byte[]> udhr, string udhrPath, IReadOnlyList<LanguagePackContents>? packs,
+        int poolBelowBytes)
     {
         var english = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in HandbookEdition(handbook, handbookPath, "en-US", "en").Concat(UdhrDeclaration(udhr, udhrPath, "eng", "en")))
@@ -94,9 +94,6 @@ public static class CorpusSources
             throw new CorpusFormatException(archive, $"no {path} in the package; is this the udhr package?");
         return Udhr.Extract(SourcePackages.Utf8(bytes, $"{archive}:{path}"), language, $"{archive}:{path}");
     }
-
-    public static string HandbookLicence(IReadOnlyDictionary<string, byte[]> files, string archive) =>
-        DebianLicence(SourcePackage.DebianHandbook, files, archive);
 
     /// <summary>The "License:" of the copyright file's <c>Files: *</c> paragraph (machine-readable Debian copyright).</summary>
     public static string DebianLicence(SourcePackage package, IReadOnlyDictionary<string, byte[]> files, string archive)
