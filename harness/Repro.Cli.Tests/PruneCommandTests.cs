@@ -162,6 +162,30 @@ public sealed class PruneCommandTests
         Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
     }
 
+    [Test]
+    public void A_calibration_corpus_too_short_for_nsamples_times_seqlen_is_bad_input_unless_repeated_text_is_allowed()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        // Swahili's calibration split holds about 3 000 byte tokens: 8 × 512 = 4 096 would repeat text.
+        string[] args = ["prune", "--model", model, "--method", "wanda", "--calib-data", Corpora, "--calib-langs", "sw",
+                         "--nsamples", "8", "--seqlen", "512", "--out", temp.Sub("out")];
+
+        var refused = Cli.Run(args);
+        Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Error);
+        Assert.That(refused.Error, Does.Contain("sw").And.Contain("calibration.jsonl.gz").And.Contain("8 samples × 512 tokens = 4096 tokens")
+                                       .And.Contain("--allow-repeated-text"));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+
+        var allowed = Cli.Run([.. args, "--allow-repeated-text"]);
+        Assert.That(allowed.ExitCode, Is.EqualTo(0), allowed.Error);
+        Assert.That(allowed.Out, Does.Contain("repeat text"));
+        var provenance = JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Sub("out"), "prune.json")))!["calibration"]!["provenance"]!;
+        Assert.That((bool)provenance["allowRepeatedText"]!, Is.True);
+        var sw = provenance["languages"]![0]!;
+        Assert.That(((bool)sw["repeatsText"]!, (long)sw["textTokens"]! < 4096), Is.EqualTo((true, true)));
+    }
+
     static readonly object[] BadPruneArguments =
     [
         new object[] { new[] { "--method", "nope" }, "known: magnitude, wanda, sparsegpt, identity, every-other" },
@@ -215,6 +239,7 @@ public sealed class PruneCommandTests
 
     [TestCase("--method", "wanda", "unknown quantization method 'wanda'; known: gptq, identity")]
     [TestCase("--bits", "0", "--bits")]
+    [TestCase("--bits", "9", "--bits must be between 2 and 8")]
     [TestCase("--group-size", "0", "--group-size")]
     public void Bad_quantize_input_is_exit_code_2_with_a_message(string option, string value, string expected)
     {

@@ -59,8 +59,9 @@ public static class MethodRegistry
 
 /// <summary>What the CLI asks a calibration sampler for (METHODS §1).</summary>
 /// <param name="Tokenizer">The model's tokenizer, from the model folder.</param>
+/// <param name="AllowRepeatedText">--allow-repeated-text: sample a language whose text is shorter than its share × seqlen anyway.</param>
 public sealed record CalibrationRequest(string DataDir, IReadOnlyList<string> Languages, string Split, int NSamples, int Seqlen,
-                                        int Seed, ITextTokenizer Tokenizer, string ModelDir);
+                                        int Seed, ITextTokenizer Tokenizer, string ModelDir, bool AllowRepeatedText = false);
 
 /// <summary>
 /// Produces the calibration token ids for <c>repro prune</c> / <c>quantize</c>. The CLI depends only on this; the
@@ -109,7 +110,8 @@ public static class PruneCommands
         command.SetAction(parse =>
         {
             var b = parse.GetValue(bits);
-            if (b is < 1 or > 16) throw new BadInputException($"--bits must be between 1 and 16, got {b}");
+            if (b is < Quantizer.MinBits or > Quantizer.MaxBits)
+                throw new BadInputException($"--bits must be between {Quantizer.MinBits} and {Quantizer.MaxBits} (4 and 8 in the papers), got {b}");
             var g = parse.GetValue(groupSize);
             if (g == 0 || g < -1) throw new BadInputException($"--group-size must be positive or -1 (one group per row), got {g}");
             return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Quantization,
@@ -155,6 +157,10 @@ public static class PruneCommands
         public readonly Option<int> NSamples = new("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
         public readonly Option<int> Seqlen = new("--seqlen") { Description = "tokens per calibration sequence", DefaultValueFactory = _ => 2048 };
         public readonly Option<int> Seed = new("--seed") { Description = "calibration sampling seed", DefaultValueFactory = _ => 0 };
+        public readonly Option<bool> AllowRepeatedText = new("--allow-repeated-text")
+        {
+            Description = "calibrate on a language whose text is shorter than its share × seqlen anyway (windows then repeat text; recorded in prune.json)",
+        };
         public readonly Option<string> Output = new("--out") { Description = "output model folder (written as <out>.partial, renamed when complete)", Required = true };
         public readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder (only once the new one is complete)" };
         public readonly Option<bool> TrueSequential = new("--true-sequential") { Description = "gptq's true-sequential: [k,v,q] → [o] → [up,gate] → [down], each on its compressed predecessors" };
@@ -163,7 +169,7 @@ public static class PruneCommands
 
         public void AddTo(Command command, bool trueSequential)
         {
-            foreach (var option in new Option[] { Model, Method, CalibData, CalibLangs, CalibSplit, NSamples, Seqlen, Seed, Output, Overwrite, Device, DType })
+            foreach (var option in new Option[] { Model, Method, CalibData, CalibLangs, CalibSplit, NSamples, Seqlen, Seed, AllowRepeatedText, Output, Overwrite, Device, DType })
                 command.Options.Add(option);
             if (trueSequential) command.Options.Add(TrueSequential);
         }
@@ -203,7 +209,8 @@ public static class PruneCommands
             var langs = CommonOptions.ParseLanguages(parse.GetValue(o.CalibLangs) ?? throw new BadInputException("--calib-langs is required with --calib-data, e.g. --calib-langs de"));
             var tokenizer = TokenizerLoader.FromFolder(modelDir);
             calibration = calibrationSource.Draw(new CalibrationRequest(data, langs, parse.GetValue(o.CalibSplit)!, nsamples, seqlen,
-                                                                        parse.GetValue(o.Seed), tokenizer, modelDir));
+                                                                        parse.GetValue(o.Seed), tokenizer, modelDir,
+                                                                        parse.GetValue(o.AllowRepeatedText)));
             if (calibration.NSamples != nsamples || calibration.Seqlen != seqlen)
                 throw new InvalidOperationException($"the calibration source returned [{calibration.NSamples}, {calibration.Seqlen}] ids for --nsamples {nsamples} --seqlen {seqlen}");
         }

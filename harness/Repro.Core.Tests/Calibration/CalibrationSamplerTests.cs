@@ -35,8 +35,13 @@ public sealed class CalibrationSamplerTests
          select new Case(languages.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => new Corpus(x.l, docs[x.i], $"mem/{x.l}/calibration.jsonl")),
                          new CalibrationSpec(languages, nsamples, seqlen, seed))).ToArbitrary();
 
-    static CalibrationSet Sample(Case c, ITextTokenizer? tokenizer = null) =>
-        CalibrationSampler.Sample(c.Spec, l => c.Corpora[l], tokenizer ?? Bytes);
+    /// <summary>The random corpora are far shorter than nsamples × seqlen as a rule: these properties are about the draws, so repeats are allowed.</summary>
+    static CalibrationSet Sample(Case c, ITextTokenizer? tokenizer = null, bool allowRepeatedText = true) =>
+        CalibrationSampler.Sample(c.Spec, l => c.Corpora[l], tokenizer ?? Bytes, allowRepeatedText);
+
+    /// <summary>Tokens of the documents longer than seqlen, all of them (the sampler may stop counting once it has enough).</summary>
+    static long LongDocumentTokens(Corpus corpus, int seqlen) =>
+        corpus.Documents.Select(d => (long)Bytes.Encode(d, addBos: true).Ids.Count).Where(n => n > seqlen).Sum();
 
     [FsCheck.NUnit.Property(MaxTest = 150)]
     public Property The_same_spec_gives_identical_ids_and_provenance() =>
@@ -87,7 +92,7 @@ public sealed class CalibrationSamplerTests
             foreach (var share in mix.Languages)
             {
                 var alone = CalibrationSampler.SampleLanguage(c.Corpora[share.Language], share.Count, c.Spec.Seqlen,
-                    SubSeed.Derive("calibration", c.Spec.Seed, share.Language), Bytes);
+                    SubSeed.Derive("calibration", c.Spec.Seed, share.Language), Bytes, allowRepeatedText: true);
                 var single = Sample(c with { Spec = c.Spec with { Languages = [share.Language] } });
                 for (var i = 0; i < share.Count; i++, row++)
                 {
@@ -115,10 +120,10 @@ public sealed class CalibrationSamplerTests
     public void The_tokenizers_BOS_starts_a_document_and_a_window_from_its_start()
     {
         var corpus = new Corpus("de", ["abcdefgh"], "mem");
-        var with = CalibrationSampler.SampleLanguage(corpus, 64, 8, 1, Bytes);
+        var with = CalibrationSampler.SampleLanguage(corpus, 64, 8, 1, Bytes, allowRepeatedText: true);
         Assert.That(with.Windows.Where((_, i) => with.Samples[i].WindowStart == 0), Has.All.Matches<long[]>(w => w[0] == Bytes.BosId));
         Assert.That(with.Samples.Select(s => s.WindowStart).Distinct(), Is.EquivalentTo(new[] { 0 }), "9 tokens, seqlen 8: the only start is 0");
-        var without = CalibrationSampler.SampleLanguage(corpus with { Documents = ["abcdefghi"] }, 4, 8, 1, BytesNoBos);
+        var without = CalibrationSampler.SampleLanguage(corpus with { Documents = ["abcdefghi"] }, 4, 8, 1, BytesNoBos, allowRepeatedText: true);
         Assert.That(without.Windows[0][0], Is.EqualTo((long)'a'));
     }
 
@@ -126,9 +131,55 @@ public sealed class CalibrationSamplerTests
     public void Too_few_long_documents_fail_with_language_file_seqlen_and_counts()
     {
         var corpus = new Corpus("sw", ["short", "tiny", "also short"], "fixtures/corpora/sw/calibration.jsonl.gz");
-        var e = Assert.Throws<CalibrationException>(() => CalibrationSampler.Sample(new CalibrationSpec(["sw"], 4, 32, 0), _ => corpus, Bytes));
+        var e = Assert.Throws<CalibrationException>(() => CalibrationSampler.Sample(new CalibrationSpec(["sw"], 4, 32, 0), _ => corpus, Bytes, allowRepeatedText: true));
         Assert.That(e!.Message, Does.StartWith("fixtures/corpora/sw/calibration.jsonl.gz: calibration language 'sw': only 0 of 3 documents are longer than seqlen = 32 tokens"));
     }
+
+    [Test]
+    public void A_corpus_shorter_than_nsamples_times_seqlen_is_refused_with_file_and_token_counts()
+    {
+        // Two documents of 20 bytes + BOS = 21 tokens each are longer than seqlen 10; "short" is not: 42 tokens of text.
+        var corpus = new Corpus("sw", ["abcdefghijklmnopqrst", "short", "ABCDEFGHIJKLMNOPQRST"], "fixtures/corpora/sw/calibration.jsonl.gz");
+        var e = Assert.Throws<CalibrationException>(() => CalibrationSampler.Sample(new CalibrationSpec(["sw"], 5, 10, 0), _ => corpus, Bytes));
+        Assert.That(e!.Message, Does.StartWith(
+            "fixtures/corpora/sw/calibration.jsonl.gz: calibration language 'sw' is too short for 5 samples × 10 tokens = 50 tokens: " +
+            "its 2 of 3 documents longer than seqlen hold 42 tokens in all"));
+        Assert.That(e.Message, Does.Contain("--allow-repeated-text"));
+    }
+
+    [Test]
+    public void Exactly_enough_text_is_sampled_without_repeats_and_one_token_less_is_not()
+    {
+        var corpus = new Corpus("sw", ["abcdefghijklmnopqrst", "short", "ABCDEFGHIJKLMNOPQRST"], "mem");
+        var exact = CalibrationSampler.SampleLanguage(corpus, 6, 7, 3, Bytes);         // 6 × 7 = 42 = the text
+        Assert.That((exact.TextTokens, exact.RepeatsText, exact.Samples.Count), Is.EqualTo((42L, false, 6)));
+        Assert.Throws<CalibrationException>(() => CalibrationSampler.SampleLanguage(corpus with { Documents = ["abcdefghijklmnopqrs", "ABCDEFGHIJKLMNOPQRST"] }, 6, 7, 3, Bytes));
+    }
+
+    [FsCheck.NUnit.Property(MaxTest = 150)]
+    public Property Repeated_text_is_flagged_exactly_when_the_long_documents_are_short_refused_unless_allowed_and_changes_no_draw() =>
+        Prop.ForAll(Cases(), c =>
+        {
+            var allowed = Sample(c);
+            var shortOnes = allowed.Languages
+                .Where(l => LongDocumentTokens(c.Corpora[l.Language], c.Spec.Seqlen) < (long)l.Count * c.Spec.Seqlen && l.Count > 0)
+                .Select(l => l.Language).ToList();
+            var flags = allowed.Languages.Where(l => l.RepeatsText).Select(l => l.Language).ToList();
+            var textCounted = allowed.Languages.All(l => l.RepeatsText
+                ? l.TextTokens == LongDocumentTokens(c.Corpora[l.Language], c.Spec.Seqlen)
+                : l.TextTokens >= (long)l.Count * c.Spec.Seqlen);
+            if (shortOnes.Count > 0)
+            {
+                var e = Assert.Throws<CalibrationException>(() => Sample(c, allowRepeatedText: false));
+                return flags.SequenceEqual(shortOnes).Label($"flagged [{string.Join(",", flags)}], short [{string.Join(",", shortOnes)}]")
+                    .And(textCounted).Label("text tokens")
+                    .And(e!.Message.Contains($"'{shortOnes[0]}' is too short")).Label($"refusal names the first short language: {e.Message}");
+            }
+            var strict = Sample(c, allowRepeatedText: false);
+            return (flags.Count == 0).Label("nothing flagged")
+                .And(textCounted).Label("text tokens")
+                .And(strict.TokenIds.SequenceEqual(allowed.TokenIds) && strict.Samples.SequenceEqual(allowed.Samples)).Label("same draws either way");
+        });
 
     [Test]
     public void An_empty_corpus_fails_with_its_file_named()

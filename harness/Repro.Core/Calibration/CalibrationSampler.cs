@@ -9,7 +9,9 @@ namespace Repro.Core.Calibration;
 /// draws a document uniformly with replacement, tokenizes it whole (with the tokenizer's BOS when it adds one),
 /// accepts it only if it has <b>more</b> than seqlen tokens, and draws the window start uniformly in
 /// <c>[0, ntok − seqlen − 1]</c> from the same generator; rejected documents are redrawn, up to
-/// <see cref="MaxDrawsPerSample"/> draws per wanted sample. A mix gives each language its share
+/// <see cref="MaxDrawsPerSample"/> draws per wanted sample. A language whose documents longer than seqlen hold fewer
+/// tokens than its share × seqlen is refused (its windows would have to repeat the same text) unless the caller allows
+/// repeated text; the reference samples with replacement and never checks. A mix gives each language its share
 /// (<see cref="CalibrationSpec.Shares"/>) and concatenates the languages in listed order, so a language's
 /// samples in a mix are exactly the first ones it gives alone with the same seed.
 /// It reads each language's <c>calibration</c> split: calibration and evaluation (validation/test) never share a
@@ -26,11 +28,13 @@ public static class CalibrationSampler
     public const int MaxDrawsPerSample = 1000;
 
     /// <summary>Samples from the calibration split of each language in <paramref name="corpora"/>.</summary>
-    public static CalibrationSet Sample(CalibrationSpec spec, CorpusDirectory corpora, ITextTokenizer tokenizer) =>
-        Sample(spec, language => corpora.Load(language, Split), tokenizer);
+    /// <param name="allowRepeatedText">Sample a language whose text is shorter than its share × seqlen anyway (windows then repeat text).</param>
+    public static CalibrationSet Sample(CalibrationSpec spec, CorpusDirectory corpora, ITextTokenizer tokenizer, bool allowRepeatedText = false) =>
+        Sample(spec, language => corpora.Load(language, Split), tokenizer, allowRepeatedText);
 
     /// <summary>Samples with corpora from <paramref name="corpusOf"/> (called once per language, in listed order).</summary>
-    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, Corpus> corpusOf, ITextTokenizer tokenizer)
+    /// <param name="allowRepeatedText">Sample a language whose text is shorter than its share × seqlen anyway (windows then repeat text).</param>
+    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, Corpus> corpusOf, ITextTokenizer tokenizer, bool allowRepeatedText = false)
     {
         var shares = spec.Shares();           // validates
         var ids = new long[(long)spec.NSamples * spec.Seqlen];
@@ -41,31 +45,60 @@ public static class CalibrationSampler
         {
             var corpus = corpusOf(language);
             var subSeed = SubSeed.Derive("calibration", spec.Seed, language);
-            var drawn = SampleLanguage(corpus, count, spec.Seqlen, subSeed, tokenizer);
+            var drawn = SampleLanguage(corpus, count, spec.Seqlen, subSeed, tokenizer, allowRepeatedText);
             for (var i = 0; i < drawn.Samples.Count; i++, row++)
             {
                 samples.Add(drawn.Samples[i] with { Language = language });
                 drawn.Windows[i].AsSpan().CopyTo(ids.AsSpan(row * spec.Seqlen, spec.Seqlen));
             }
-            languages.Add(new CalibrationLanguage(language, count, corpus.SourcePath, corpus.ContentSha256(), corpus.Documents.Count, drawn.Draws, subSeed));
+            languages.Add(new CalibrationLanguage(language, count, corpus.SourcePath, corpus.ContentSha256(), corpus.Documents.Count, drawn.Draws, subSeed,
+                                                  drawn.TextTokens, drawn.RepeatsText));
         }
         return new CalibrationSet(spec, ids, samples, languages);
     }
 
     /// <summary>Windows of one language: <paramref name="count"/> samples from <paramref name="corpus"/> with a generator seeded by <paramref name="seed"/>.</summary>
-    public static LanguageSamples SampleLanguage(Corpus corpus, int count, int seqlen, ulong seed, ITextTokenizer tokenizer)
+    /// <param name="allowRepeatedText">
+    /// When false (the default), a corpus whose documents longer than <paramref name="seqlen"/> hold fewer than
+    /// <c>count × seqlen</c> tokens is a <see cref="CalibrationException"/>; when true it is sampled all the same and
+    /// <see cref="LanguageSamples.RepeatsText"/> says so.
+    /// </param>
+    public static LanguageSamples SampleLanguage(Corpus corpus, int count, int seqlen, ulong seed, ITextTokenizer tokenizer,
+                                                 bool allowRepeatedText = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
         var samples = new List<CalibrationSample>(count);
         var windows = new List<long[]>(count);
-        if (count == 0) return new LanguageSamples(samples, windows, 0);
+        if (count == 0) return new LanguageSamples(samples, windows, 0, 0, false);
         var n = corpus.Documents.Count;
         if (n == 0)
             throw new CalibrationException(corpus.SourcePath, $"calibration language '{corpus.Language}': the corpus has no documents");
-        var rng = new SplitMix64(seed);
         var lengths = new Dictionary<int, int>();       // token counts of documents seen
         var accepted = new Dictionary<int, int[]>();    // ids of documents long enough
+
+        // The text the windows can come from: tokens of the documents longer than seqlen, counted in document order
+        // until they cover count × seqlen (a large corpus stops early, a small one is counted whole). Touches no
+        // random draw, so the samples are the same whether or not repeated text is allowed.
+        var needed = (long)count * seqlen;
+        long supply = 0;
+        for (var d = 0; d < n && supply < needed; d++)
+        {
+            var length = Length(d);
+            if (length > seqlen) supply += length;
+        }
+        var repeats = supply < needed;
+        if (repeats && !allowRepeatedText)
+        {
+            var longEnough = Enumerable.Range(0, n).Count(d => Length(d) > seqlen);
+            throw new CalibrationException(corpus.SourcePath,
+                $"calibration language '{corpus.Language}' is too short for {count} samples × {seqlen} tokens = {needed} tokens: " +
+                $"its {longEnough} of {n} documents longer than seqlen hold {supply} tokens in all, so the windows would repeat the same text. " +
+                "Use a smaller nsamples or seqlen or a larger corpus, or allow repeated text (repro prune/quantize --allow-repeated-text) " +
+                "to sample with replacement as the reference implementations do");
+        }
+
+        var rng = new SplitMix64(seed);
         var draws = 0;
         var maxDraws = (long)MaxDrawsPerSample * count;
         while (samples.Count < count)
@@ -87,7 +120,7 @@ public static class CalibrationSampler
             samples.Add(new CalibrationSample(corpus.Language, doc, start));
             windows.Add(window);
         }
-        return new LanguageSamples(samples, windows, draws);
+        return new LanguageSamples(samples, windows, draws, supply, repeats);
 
         int Length(int doc)
         {
@@ -102,4 +135,6 @@ public static class CalibrationSampler
 }
 
 /// <summary>One language's windows, their provenance, and how many documents were drawn to get them.</summary>
-public sealed record LanguageSamples(IReadOnlyList<CalibrationSample> Samples, IReadOnlyList<long[]> Windows, int Draws);
+/// <param name="TextTokens">Tokens of the documents longer than seqlen, counted in document order until they reach the samples' count × seqlen.</param>
+/// <param name="RepeatsText">True when even all of that text is shorter than count × seqlen, so windows repeat text.</param>
+public sealed record LanguageSamples(IReadOnlyList<CalibrationSample> Samples, IReadOnlyList<long[]> Windows, int Draws, long TextTokens, bool RepeatsText);

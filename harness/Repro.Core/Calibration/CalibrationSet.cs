@@ -12,7 +12,13 @@ public readonly record struct CalibrationSample(string Language, int DocumentInd
 /// <param name="Documents">Documents in the corpus.</param>
 /// <param name="Draws">Documents drawn, rejected ones (not longer than seqlen) included.</param>
 /// <param name="SubSeed">The seed of this language's generator (<see cref="Calibration.SubSeed"/>).</param>
-public sealed record CalibrationLanguage(string Language, int Count, string CorpusFile, string CorpusSha256, int Documents, int Draws, ulong SubSeed);
+/// <param name="TextTokens">
+/// Tokens of the documents longer than seqlen, counted in document order until they reach Count × seqlen: at least
+/// that much when <paramref name="RepeatsText"/> is false, all such text in the corpus when it is true.
+/// </param>
+/// <param name="RepeatsText">The corpus holds less text than Count × seqlen, so its windows repeat text (sampled only when allowed).</param>
+public sealed record CalibrationLanguage(string Language, int Count, string CorpusFile, string CorpusSha256, int Documents, int Draws, ulong SubSeed,
+                                         long TextTokens, bool RepeatsText);
 
 /// <summary>
 /// Calibration token windows, <c>[NSamples, Seqlen]</c> int64 row-major in <see cref="TokenIds"/>, with the
