@@ -103,11 +103,13 @@ public sealed class LayerwiseCompressorTests
         recorder.Clear();
     }
 
-    [Test]
-    public void The_output_folder_loads_and_equals_the_input_with_the_masks_applied()
+    static readonly ModelFamily[] Families = Enum.GetValues<ModelFamily>();
+
+    [TestCaseSource(nameof(Families))]
+    public void The_output_folder_loads_and_equals_the_input_with_the_masks_applied(ModelFamily family)
     {
         using var folder = new TempFolder();
-        using var model = new TinyCheckpoint(folder.Sub("in"));
+        using var model = new TinyCheckpoint(folder.Sub("in"), family: family);
         var output = folder.Sub("out");
 
         Prune(model, output, new HalfMagnitudeMethod());
@@ -132,6 +134,57 @@ public sealed class LayerwiseCompressorTests
         var ids = tensor(new long[] { 256, 72, 101, 108, 108, 111 }).unsqueeze(0);
         Assert.That(loaded.Model.Logits(ids).Equals(reference.Logits(ids)), Is.True);
         foreach (var m in masks.Values) m.Dispose();
+    }
+
+    static readonly object[] FamiliesAndMethods =
+        [.. from family in Enum.GetValues<ModelFamily>()
+            from method in new Func<ICompressionMethod>[]
+            {
+                () => new Wanda(new Sparsity(0.5m)), () => new SparseGpt(new Sparsity(0.5m), null), () => new Gptq(4, 16, false, false),
+            }
+            select new TestCaseData(family, method).SetArgDisplayNames(family.ToString(), method().Name)];
+
+    [TestCaseSource(nameof(FamiliesAndMethods))]
+    public void Every_family_is_pruned_or_quantized_by_the_real_methods_into_a_folder_that_runs(ModelFamily family, Func<ICompressionMethod> create)
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), storedDType: "bfloat16", family: family);
+        var method = create();
+
+        var report = Prune(model, folder.Sub("out"), method, Calibration(8, 16));
+
+        using var loaded = LoadedModel.Open(folder.Sub("out"), CPU, ScalarType.Float32);
+        using var scope = NewDisposeScope();
+        var logits = loaded.Model.Logits(tensor(new long[] { 256, 72, 101, 108, 108, 111 }).unsqueeze(0));
+        Assert.That(logits.isfinite().all().item<bool>(), Is.True, "finite logits");
+        Assert.That(report.Layers, Has.Count.EqualTo(3));
+        if (method is Gptq)
+        {
+            using var written = HfCheckpoint.Open(folder.Sub("out"));
+            foreach (var name in model.Config.ExpectedTensorNames().Where(n => n.EndsWith("_proj.weight", StringComparison.Ordinal)))
+                Assert.That(written.Load(name).Equals(model.Weights[name]), Is.False, $"{name} is quantized");
+        }
+        else
+            Assert.That(report.Sparsity.Fraction, Is.InRange(0.5, 0.51), "half of every linear sublayer, SparseGPT's blocks rounding up");
+    }
+
+    [TestCase(ModelFamily.Cohere, true)]
+    [TestCase(ModelFamily.Llama, false)]
+    public void In_Coheres_parallel_block_the_mlp_is_calibrated_on_the_attentions_input(ModelFamily family, bool parallel)
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), family: family);
+        var recorder = new RecordingMethod();
+
+        Prune(model, folder.Sub("out"), recorder);
+
+        for (var layer = 0; layer < 3; layer++)
+            for (var s = 0; s < Samples; s++)
+            {
+                var (attention, mlp) = (recorder.Inputs[$"model.layers.{layer}.self_attn.q_proj"][s], recorder.Inputs[$"model.layers.{layer}.mlp.gate_proj"][s]);
+                Assert.That(attention.Equals(mlp), Is.EqualTo(parallel), $"layer {layer} sample {s}");
+            }
+        recorder.Clear();
     }
 
     [Test]

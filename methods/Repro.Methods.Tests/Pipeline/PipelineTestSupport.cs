@@ -26,12 +26,17 @@ sealed class TempFolder : IDisposable
     }
 }
 
-/// <summary>A tiny Llama-family model on disk (3 layers, hidden 32, biases everywhere, byte tokenizer) and its weights in memory.</summary>
+/// <summary>
+/// A tiny model on disk (3 layers, hidden 32, byte tokenizer) and its weights in memory: Llama with biases everywhere by
+/// default, or another family with its own parts (Qwen3's q/k norms and head_dim ≠ hidden/heads, Cohere's parallel
+/// block, LayerNorm, q/k norms and tied embeddings, Qwen2's q/k/v biases and tied embeddings).
+/// </summary>
 sealed class TinyCheckpoint : IDisposable
 {
     public const int Vocab = 259;
 
-    public TinyCheckpoint(string dir, int layers = 3, string storedDType = "float32", long seed = 11, bool tied = false, long maxShardBytes = 0)
+    public TinyCheckpoint(string dir, int layers = 3, string storedDType = "float32", long seed = 11, bool tied = false, long maxShardBytes = 0,
+                          ModelFamily family = ModelFamily.Llama)
     {
         Dir = dir;
         Json = new JsonObject
@@ -55,6 +60,7 @@ sealed class TinyCheckpoint : IDisposable
             ["eos_token_id"] = 257,
             ["torch_dtype"] = storedDType,
         };
+        if (family != ModelFamily.Llama) AsFamily(Json, family);
         Config = ModelConfig.FromJson(Json, "tiny/config.json");
         var dtype = storedDType switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
 
@@ -73,6 +79,30 @@ sealed class TinyCheckpoint : IDisposable
         Weights = weights;
         HfCheckpointWriter.Write(dir, Json, weights, new CheckpointWriteOptions { MaxShardBytes = maxShardBytes });
         new ByteTokenizer().WriteHfFiles(dir, 64);
+    }
+
+    /// <summary>Turns the Llama config into <paramref name="family"/>'s, keeping the sizes.</summary>
+    static void AsFamily(JsonObject json, ModelFamily family)
+    {
+        json["model_type"] = family.ToString().ToLowerInvariant();
+        json["architectures"] = new JsonArray($"{family}ForCausalLM");
+        foreach (var llamaOnly in new[] { "attention_bias", "mlp_bias" }) json.Remove(llamaOnly);
+        switch (family)
+        {
+            case ModelFamily.Qwen2:
+                json["tie_word_embeddings"] = true;
+                break;
+            case ModelFamily.Qwen3:
+                json["head_dim"] = 16;                  // 4 heads × 16 = 64 ≠ hidden 32, as in real Qwen3
+                break;
+            case ModelFamily.Cohere:
+                json.Remove("rms_norm_eps");
+                json["layer_norm_eps"] = 1e-5;
+                json["use_qk_norm"] = true;
+                json["logit_scale"] = 0.25;
+                json["tie_word_embeddings"] = true;
+                break;
+        }
     }
 
     public string Dir { get; }
