@@ -22,7 +22,7 @@ public static class EvalCommands
     static Command Perplexity()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json, *.safetensors, tokenizer)", Required = true };
-        var data = new Option<string>("--data") { Description = "corpus folder: DIR/{lang}/{split}.jsonl.gz or DIR/{lang}.jsonl[.gz]|.txt", Required = true };
+        var data = new Option<string>("--data") { Description = "corpus folder: DIR/{lang}/{split}.jsonl.gz (or .jsonl, .txt, .parquet) or DIR/{lang}.jsonl[.gz]|.txt|.parquet", Required = true };
         var langs = new Option<string>("--langs") { Description = "comma-separated language codes, e.g. ar,de,en", Required = true };
         var split = new Option<string>("--split") { Description = "corpus split", DefaultValueFactory = _ => "validation" };
         var seqlen = new Option<int>("--seqlen") { Description = "tokens per window", DefaultValueFactory = _ => 2048 };

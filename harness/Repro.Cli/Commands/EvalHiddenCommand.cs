@@ -18,7 +18,7 @@ public static class EvalHiddenCommand
     {
         var dense = new Option<string>("--dense") { Description = "the dense model folder", Required = true };
         var pruned = new Option<string>("--pruned") { Description = "the compressed model folder (same architecture)", Required = true };
-        var data = new Option<string>("--data") { Description = "corpus folder: DIR/{lang}/{split}.jsonl.gz or DIR/{lang}.jsonl[.gz]|.txt", Required = true };
+        var data = new Option<string>("--data") { Description = "corpus folder: DIR/{lang}/{split}.jsonl.gz (or .jsonl, .txt, .parquet) or DIR/{lang}.jsonl[.gz]|.txt|.parquet", Required = true };
         var langs = new Option<string>("--langs") { Description = "comma-separated evaluation languages, e.g. ar,de,en", Required = true };
         var split = new Option<string>("--split") { Description = "corpus split", DefaultValueFactory = _ => "validation" };
         var seqlen = new Option<int>("--seqlen") { Description = "tokens per window", DefaultValueFactory = _ => 2048 };

@@ -151,7 +151,7 @@ public static class PruneCommands
     {
         public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder to compress (read, never modified)", Required = true };
         public readonly Option<string> Method = new("--method") { Description = "method name (an unknown name lists the known ones)", Required = true };
-        public readonly Option<string?> CalibData = new("--calib-data") { Description = "calibration corpus folder (DIR/{lang}/{split}.jsonl[.gz] or DIR/{lang}.jsonl[.gz]|.txt)" };
+        public readonly Option<string?> CalibData = new("--calib-data") { Description = "calibration corpus folder (DIR/{lang}/{split}.jsonl[.gz]|.txt|.parquet or DIR/{lang}.jsonl[.gz]|.txt|.parquet)" };
         public readonly Option<string?> CalibLangs = new("--calib-langs") { Description = "comma-separated calibration languages, equal shares, e.g. de or ar,de,en" };
         public readonly Option<string> CalibSplit = new("--calib-split") { Description = "corpus split to calibrate on (kept apart from the validation split that evaluation reads)", DefaultValueFactory = _ => CalibrationSampler.Split };
         public readonly Option<int> NSamples = new("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };

@@ -96,8 +96,8 @@ public sealed class CorpusReaderTests
     public void An_unknown_extension_lists_the_supported_ones()
     {
         using var dir = new TempFolder();
-        var e = Assert.Throws<CorpusFormatException>(() => CorpusReader.Read(dir.File("en.parquet", "x")))!;
-        Assert.That(e.Message, Does.Contain(".jsonl.gz").And.Contain(".txt"));
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusReader.Read(dir.File("en.arrow", "x")))!;
+        Assert.That(e.Message, Does.Contain(".jsonl.gz").And.Contain(".txt").And.Contain(".parquet"));
     }
 
     [Test]

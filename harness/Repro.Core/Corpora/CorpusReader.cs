@@ -9,14 +9,15 @@ namespace Repro.Core.Corpora;
 /// <list type="bullet">
 /// <item><c>.jsonl</c>, <c>.jsonl.gz</c>, <c>.json.gz</c>: one JSON object per line with a string <c>"text"</c>
 ///   (mC4/C4 style; <c>.json.gz</c> is how the C4 shards are named); other fields are ignored, blank lines skipped;</item>
-/// <item><c>.txt</c>, <c>.txt.gz</c>: documents separated by one or more blank lines, lines of a document joined with "\n".</item>
+/// <item><c>.txt</c>, <c>.txt.gz</c>: documents separated by one or more blank lines, lines of a document joined with "\n";</item>
+/// <item><c>.parquet</c>: one document per row of the top-level <c>"text"</c> column (<see cref="ParquetCorpus"/>).</item>
 /// </list>
 /// Bytes must be valid UTF-8: a corpus is untrusted input, and a silently replaced character would change
 /// both the text hash and the perplexity.
 /// </summary>
 public static class CorpusReader
 {
-    public static IReadOnlyList<string> Extensions { get; } = [".jsonl.gz", ".json.gz", ".jsonl", ".txt.gz", ".txt"];
+    public static IReadOnlyList<string> Extensions { get; } = [".jsonl.gz", ".json.gz", ".jsonl", ".txt.gz", ".txt", ".parquet"];
 
     /// <summary>Whether <paramref name="path"/> has a corpus extension.</summary>
     public static bool IsCorpusFile(string path) => ExtensionOf(path) is not null;
@@ -31,6 +32,7 @@ public static class CorpusReader
             ?? throw new CorpusFormatException(path, $"unknown corpus format; use one of {string.Join(", ", Extensions)}");
         if (!File.Exists(path)) throw new CorpusFormatException(path, "the corpus file does not exist");
         language ??= LanguageOf(path, extension);
+        if (extension == ".parquet") return new Corpus(language, ParquetCorpus.Read(path), path);
         try
         {
             using var file = File.OpenRead(path);
