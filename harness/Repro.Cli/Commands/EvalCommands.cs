@@ -17,6 +17,7 @@ public static class EvalCommands
         Perplexity(),
         EvalHiddenCommand.Create(),
         EvalMatrixCommand.Create(),
+        EvalMultipleChoiceCommand.Create(),
     };
 
     static Command Perplexity()
