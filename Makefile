@@ -7,7 +7,8 @@ BUILD_FLAGS = -c $(CONFIG) -p:ReproTorchBackend=$(TORCH) -nologo
 
 # The main job, until the claim suite exists: Kurz et al.'s experiment on the small fixture model.
 # Prune it with Wanda (50 %) once per calibration language, evaluate every pruned model (and the dense
-# one) on every language's validation split, and print the calibration x evaluation perplexity matrix.
+# one) on every language's validation split: perplexity, and SNR and pruning error of the hidden states
+# against the dense model; print the calibration x evaluation matrices (Kurz et al., Table 1).
 MODEL = fixtures/models/small
 METHOD = wanda
 SPARSITY = 0.5
@@ -39,8 +40,11 @@ repro: build
 	    $$(case " $(REPEATED_TEXT_LANGS) " in *" $$lang "*) echo --allow-repeated-text;; esac); \
 	  ./repro eval ppl --model $(OUT)/$(METHOD)-$$lang --data fixtures/corpora --langs $(EVAL_LANGS) --seqlen $(SEQLEN) \
 	    --nsamples $(EVAL_WINDOWS) --out $(OUT)/ppl-$(METHOD)-$$lang.json; \
+	  ./repro eval hidden --dense $(MODEL) --pruned $(OUT)/$(METHOD)-$$lang --data fixtures/corpora --langs $(EVAL_LANGS) \
+	    --seqlen $(SEQLEN) --nsamples $(EVAL_WINDOWS) --out $(OUT)/hidden-$(METHOD)-$$lang.json; \
 	done
-	./repro eval matrix $(OUT)/ppl-dense.json $(foreach l,$(LANGS),$(OUT)/ppl-$(METHOD)-$(l).json) --out $(OUT)/matrix-$(METHOD).json
+	./repro eval matrix $(OUT)/ppl-dense.json $(foreach l,$(LANGS),$(OUT)/ppl-$(METHOD)-$(l).json $(OUT)/hidden-$(METHOD)-$(l).json) \
+	  --out $(OUT)/matrix-$(METHOD).json
 
 clean:
 	$(DOTNET) clean Repro.sln -c $(CONFIG)

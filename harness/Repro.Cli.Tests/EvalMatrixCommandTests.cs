@@ -20,6 +20,22 @@ public sealed class EvalMatrixCommandTests
         return file;
     }
 
+    static string HiddenFile(TempFolder temp, string name, string prunedDir, params (string Lang, double Snr, double Pe)[] cells)
+    {
+        var file = temp.Sub(name);
+        var json = new JsonObject
+        {
+            ["command"] = "eval hidden",
+            ["pruned"] = prunedDir,
+            ["results"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
+            {
+                ["language"] = c.Lang, ["meanSnrDb"] = c.Snr, ["meanPruningError"] = c.Pe,
+            }).ToArray()),
+        };
+        File.WriteAllText(file, json.ToJsonString());
+        return file;
+    }
+
     static string PrunedModel(TempFolder temp, string name, params string[] calibrationLanguages)
     {
         var dir = Directory.CreateDirectory(temp.Sub(name)).FullName;
@@ -53,11 +69,45 @@ public sealed class EvalMatrixCommandTests
     }
 
     [Test]
-    public void A_file_not_written_by_eval_ppl_is_bad_input()
+    public void Hidden_state_files_join_the_rows_of_their_models_with_snr_and_pruning_error()
+    {
+        using var temp = new TempFolder();
+        var (de, zh) = (PrunedModel(temp, "pruned-de", "de"), PrunedModel(temp, "pruned-zh", "zh"));
+        string[] files =
+        [
+            ResultFile(temp, "de.json", de, ("de", 5.5), ("zh", 8.5)),
+            ResultFile(temp, "zh.json", zh, ("de", 6.0), ("zh", 8.0)),
+            HiddenFile(temp, "hidden-de.json", de, ("de", 14.0, 70.0), ("zh", 11.0, 150.0)),
+            HiddenFile(temp, "hidden-zh.json", zh + Path.DirectorySeparatorChar, ("de", 13.0, 80.0), ("zh", 12.5, 120.0)),
+        ];
+        var output = temp.Sub("matrix.json");
+
+        var outcome = Cli.Run(["eval", "matrix", .. files, "--out", output]);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That(outcome.Out, Does.Contain("perplexity:").And.Contain("SNR (dB):").And.Contain("pruning error:"));
+        var rows = JsonNode.Parse(File.ReadAllText(output))!["rows"]!.AsArray();
+        Assert.That(rows.Select(r => (string)r!["calibration"]!), Is.EqualTo(new[] { "de", "zh" }), "one row per model, whatever its path's spelling");
+        Assert.That(((double)rows[0]!["perplexity"]!["de"]!, (double)rows[0]!["snrDb"]!["de"]!, (double)rows[1]!["pruningError"]!["zh"]!),
+                    Is.EqualTo((5.5, 14.0, 120.0)));
+    }
+
+    [Test]
+    public void Two_files_with_the_same_metric_for_one_model_and_language_are_bad_input()
+    {
+        using var temp = new TempFolder();
+        var de = PrunedModel(temp, "pruned-de", "de");
+        var outcome = Cli.Run("eval", "matrix", ResultFile(temp, "a.json", de, ("de", 5.5)), ResultFile(temp, "b.json", de, ("de", 5.6)));
+        Assert.That(outcome.ExitCode, Is.EqualTo(2));
+        Assert.That(outcome.Error, Does.Contain("'de'"));
+    }
+
+    [Test]
+    public void A_file_not_written_by_eval_ppl_or_eval_hidden_is_bad_input()
     {
         using var temp = new TempFolder();
         var file = temp.Sub("other.json");
-        File.WriteAllText(file, "{\"command\": \"eval hidden\"}");
+        File.WriteAllText(file, "{\"command\": \"eval mc\", \"results\": []}");
         var outcome = Cli.Run("eval", "matrix", file);
         Assert.That(outcome.ExitCode, Is.EqualTo(2));
         Assert.That(outcome.Error, Does.Contain(file).And.Contain("eval ppl"));

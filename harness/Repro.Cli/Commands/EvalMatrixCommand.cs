@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Repro.Core.Runs;
 using Spectre.Console;
@@ -6,29 +7,45 @@ using Spectre.Console;
 namespace Repro.Cli.Commands;
 
 /// <summary>
-/// <c>repro eval matrix</c>: gathers <c>eval ppl</c> result files of models pruned with different calibration
-/// languages into the calibration × evaluation table the papers print (Kurz et al., Table 1): one row per
-/// calibration setting, read from each pruned model's prune.json ("dense" where there is none), one column per
-/// evaluation language, the best row of each column marked.
+/// <c>repro eval matrix</c>: gathers the result files of models pruned with different calibration languages into the
+/// calibration × evaluation tables the papers print (Kurz et al., Table 1): perplexity from <c>eval ppl</c> files, SNR
+/// and pruning error from <c>eval hidden</c> files. One row per model, named by the calibration languages in its
+/// prune.json ("dense" where there is none); one column per evaluation language; the best pruned row of each column
+/// (per method) marked, and the calibration language's own cell underlined. Files of the same model make one row.
 /// </summary>
 public static class EvalMatrixCommand
 {
+    /// <param name="Perplexity">From <c>eval ppl</c>, per evaluation language (empty when no such file was given).</param>
+    /// <param name="SnrDb">From <c>eval hidden</c>: the mean SNR over layers, in dB.</param>
+    /// <param name="PruningError">From <c>eval hidden</c>: the mean pruning error over layers.</param>
     public sealed record Row(string Calibration, string Method, string Model, IReadOnlyDictionary<string, double> Perplexity,
-                             IReadOnlyDictionary<string, double> BitsPerByte);
+                             IReadOnlyDictionary<string, double> BitsPerByte, IReadOnlyDictionary<string, double> SnrDb,
+                             IReadOnlyDictionary<string, double> PruningError);
+
+    /// <summary>A metric the matrix can show: its name, how to read it from a row, and which way is better.</summary>
+    sealed record Metric(string Title, Func<Row, IReadOnlyDictionary<string, double>> Cells, bool HigherIsBetter, string Format);
+
+    static readonly Metric[] Metrics =
+    [
+        new("perplexity", r => r.Perplexity, HigherIsBetter: false, "F2"),
+        new("SNR (dB)", r => r.SnrDb, HigherIsBetter: true, "F2"),
+        new("pruning error", r => r.PruningError, HigherIsBetter: false, "F1"),
+    ];
 
     public static Command Create()
     {
-        var results = new Argument<string[]>("results") { Description = "result files written by `repro eval ppl`", Arity = ArgumentArity.OneOrMore };
+        var results = new Argument<string[]>("results") { Description = "result files written by `repro eval ppl` and/or `repro eval hidden`", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--out") { Description = "write the matrix as JSON here" };
-        var command = new Command("matrix", "Calibration × evaluation-language perplexity table from eval ppl result files.")
+        var command = new Command("matrix", "Calibration × evaluation-language tables (perplexity, SNR, pruning error) from eval ppl / eval hidden result files.")
         {
             results, output,
         };
         command.SetAction(parse =>
         {
-            var rows = parse.GetValue(results)!.Select(Read).ToList();
-            var languages = rows.SelectMany(r => r.Perplexity.Keys).Distinct().ToList();
-            Print(rows, languages);
+            var rows = Merge(parse.GetValue(results)!.Select(Read));
+            var languages = rows.SelectMany(r => r.Perplexity.Keys.Concat(r.SnrDb.Keys)).Distinct().ToList();
+            foreach (var metric in Metrics.Where(m => rows.Any(r => m.Cells(r).Count > 0)))
+                Print(metric, rows.Where(r => metric.Cells(r).Count > 0).ToList(), languages);
             if (parse.GetValue(output) is { } path)
             {
                 ResultFiles.WriteJson(path, new { command = "eval matrix", codeVersion = CodeVersion.Current, languages, rows });
@@ -51,13 +68,53 @@ public static class EvalMatrixCommand
         {
             throw new BadInputException($"{file}: not a JSON result file ({e.Message})");
         }
-        if ((string?)json["command"] != "eval ppl" || json["results"] is not JsonArray results)
-            throw new BadInputException($"{file}: not written by `repro eval ppl` (no \"command\": \"eval ppl\" with \"results\")");
-        var model = (string?)json["model"] ?? "";
+        var kind = (string?)json["command"];
+        if (kind is not ("eval ppl" or "eval hidden") || json["results"] is not JsonArray results)
+            throw new BadInputException($"{file}: not written by `repro eval ppl` or `repro eval hidden` (no \"command\" of either with \"results\")");
+        var model = (string?)json[kind == "eval ppl" ? "model" : "pruned"] ?? "";
         var (calibration, method) = Calibration(model);
-        return new Row(calibration, method, model,
-                       results.ToDictionary(r => (string)r!["language"]!, r => Number(r!["perplexity"])),
-                       results.ToDictionary(r => (string)r!["language"]!, r => Number(r!["bitsPerByte"])));
+        Dictionary<string, double> Column(string field) => results.ToDictionary(r => (string)r!["language"]!, r => Number(r![field]));
+        return kind == "eval ppl"
+            ? new Row(calibration, method, model, Column("perplexity"), Column("bitsPerByte"), Empty, Empty)
+            : new Row(calibration, method, model, Empty, Empty, Column("meanSnrDb"), Column("meanPruningError"));
+    }
+
+    static readonly IReadOnlyDictionary<string, double> Empty = new Dictionary<string, double>();
+
+    /// <summary>Rows of the same model folder become one, in the order each model first appears; a language given twice for one metric is an error.</summary>
+    static List<Row> Merge(IEnumerable<Row> rows)
+    {
+        var merged = new List<Row>();
+        foreach (var row in rows)
+        {
+            var index = merged.FindIndex(r => PathsEqual(r.Model, row.Model));
+            if (index < 0)
+            {
+                merged.Add(row);
+                continue;
+            }
+            var old = merged[index];
+            merged[index] = old with
+            {
+                Perplexity = Union(old.Perplexity, row.Perplexity, row.Model),
+                BitsPerByte = Union(old.BitsPerByte, row.BitsPerByte, row.Model),
+                SnrDb = Union(old.SnrDb, row.SnrDb, row.Model),
+                PruningError = Union(old.PruningError, row.PruningError, row.Model),
+            };
+        }
+        return merged;
+    }
+
+    static bool PathsEqual(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal);
+
+    static Dictionary<string, double> Union(IReadOnlyDictionary<string, double> a, IReadOnlyDictionary<string, double> b, string model)
+    {
+        var union = new Dictionary<string, double>(a);
+        foreach (var (language, value) in b)
+            if (!union.TryAdd(language, value))
+                throw new BadInputException($"two result files give {model} a value for '{language}' of the same metric; pass each model's results once");
+        return union;
     }
 
     /// <summary>The calibration languages and method from the model's prune.json; "dense" for an unpruned model.</summary>
@@ -72,19 +129,24 @@ public static class EvalMatrixCommand
 
     static double Number(JsonNode? node) => node?.GetValueKind() == System.Text.Json.JsonValueKind.Number ? (double)node : double.NaN;
 
-    static void Print(IReadOnlyList<Row> rows, IReadOnlyList<string> languages)
+    static void Print(Metric metric, IReadOnlyList<Row> rows, IReadOnlyList<string> languages)
     {
-        var table = new Table { Title = new TableTitle("perplexity: rows = calibration, columns = evaluation language; [bold green]best[/] per column, [underline]diagonal[/] underlined") };
+        var better = metric.HigherIsBetter ? "highest" : "lowest";
+        var table = new Table
+        {
+            Title = new TableTitle($"{metric.Title}: rows = calibration, columns = evaluation language; [bold green]{better}[/] per column, [underline]diagonal[/] underlined"),
+        };
         table.AddColumns(["method", "calibration", .. languages]);
         var pruned = rows.Where(r => r.Method != "dense").ToList();
+        bool Beats(double other, double value) => metric.HigherIsBetter ? other > value : other < value;
         foreach (var row in rows)
         {
             var cells = languages.Select(lang =>
             {
-                if (!row.Perplexity.TryGetValue(lang, out var ppl)) return "–";
-                var text = double.IsFinite(ppl) ? ppl.ToString("F2") : "non-finite";
-                var best = row.Method != "dense" && pruned.Where(r => r.Method == row.Method)
-                    .All(r => !r.Perplexity.TryGetValue(lang, out var other) || !(other < ppl));
+                if (!metric.Cells(row).TryGetValue(lang, out var value)) return "–";
+                var text = double.IsFinite(value) ? value.ToString(metric.Format, CultureInfo.InvariantCulture) : "non-finite";
+                var best = row.Method != "dense" && double.IsFinite(value) && pruned.Where(r => r.Method == row.Method)
+                    .All(r => !metric.Cells(r).TryGetValue(lang, out var other) || !Beats(other, value));
                 if (best) text = $"[bold green]{text}[/]";
                 if (row.Calibration == lang) text = $"[underline]{text}[/]";
                 return text;
