@@ -21,7 +21,7 @@ public static class EvalMultipleChoiceCommand
         var format = new Option<string>("--format") { Description = "letters: lm-eval-harness's Belebele prompt, choices A-D; cloze: passage as context, answers as continuations", DefaultValueFactory = _ => "letters" };
         var shots = new Option<int>("--shots") { Description = "few-shot examples (letters only), the first ones of the split other than the item", DefaultValueFactory = _ => 0 };
         var limit = new Option<int?>("--limit") { Description = "score only the first N items per language (default: all)" };
-        var bos = new Option<string>("--bos") { Description = "prefix: BOS before every context (newer harness, chat templates); none: no BOS (harness ≤ 0.4.8)", DefaultValueFactory = _ => "prefix" };
+        var bos = new Option<string>("--bos") { Description = "prefix: BOS before every context (newer harness, chat templates); none: no BOS (older harness versions, add_special_tokens=False)", DefaultValueFactory = _ => "prefix" };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType("float32");
         var output = new Option<string?>("--out") { Description = "JSON results file (default: results/mc-<format>-<model>.json)" };

@@ -22,7 +22,7 @@ public sealed record MultipleChoiceItem(string Id, string Context, IReadOnlyList
 /// tokens from the left, as the harness does, and the item counts as truncated.
 /// </param>
 /// <param name="PrefixBos">
-/// Put the tokenizer's BOS before every context. lm-eval-harness up to 0.4.8 encoded contexts without special tokens
+/// Put the tokenizer's BOS before every context. Older lm-eval-harness versions encoded contexts without special tokens
 /// for causal models (no BOS); later versions and chat templates give Llama-3 its BOS. The result records the choice.
 /// With no BOS (or a tokenizer without one) an empty context is prefixed with the harness's prefix token (BOS, else EOS).
 /// </param>
