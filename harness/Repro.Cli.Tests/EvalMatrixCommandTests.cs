@@ -4,37 +4,26 @@ namespace Repro.Cli.Tests;
 
 public sealed class EvalMatrixCommandTests
 {
-    static string ResultFile(TempFolder temp, string name, string modelDir, params (string Lang, double Ppl)[] cells)
+    /// <summary>A result file as an eval command writes it: its command, the model it evaluated, one object per language.</summary>
+    static string EvalFile(TempFolder temp, string name, string command, string modelField, string modelDir, IEnumerable<JsonObject> results)
     {
         var file = temp.Sub(name);
-        var json = new JsonObject
-        {
-            ["command"] = "eval ppl",
-            ["model"] = modelDir,
-            ["results"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
-            {
-                ["language"] = c.Lang, ["perplexity"] = c.Ppl, ["bitsPerByte"] = Math.Log2(c.Ppl) / 2,
-            }).ToArray()),
-        };
+        var json = new JsonObject { ["command"] = command, [modelField] = modelDir, ["results"] = new JsonArray([.. results]) };
         File.WriteAllText(file, json.ToJsonString());
         return file;
     }
 
-    static string HiddenFile(TempFolder temp, string name, string prunedDir, params (string Lang, double Snr, double Pe)[] cells)
-    {
-        var file = temp.Sub(name);
-        var json = new JsonObject
-        {
-            ["command"] = "eval hidden",
-            ["pruned"] = prunedDir,
-            ["results"] = new JsonArray(cells.Select(c => (JsonNode)new JsonObject
-            {
-                ["language"] = c.Lang, ["meanSnrDb"] = c.Snr, ["meanPruningError"] = c.Pe,
-            }).ToArray()),
-        };
-        File.WriteAllText(file, json.ToJsonString());
-        return file;
-    }
+    static string ResultFile(TempFolder temp, string name, string modelDir, params (string Lang, double Ppl)[] cells) =>
+        EvalFile(temp, name, "eval ppl", "model", modelDir,
+                 cells.Select(c => new JsonObject { ["language"] = c.Lang, ["perplexity"] = c.Ppl, ["bitsPerByte"] = Math.Log2(c.Ppl) / 2 }));
+
+    static string HiddenFile(TempFolder temp, string name, string prunedDir, params (string Lang, double Snr, double Pe)[] cells) =>
+        EvalFile(temp, name, "eval hidden", "pruned", prunedDir,
+                 cells.Select(c => new JsonObject { ["language"] = c.Lang, ["meanSnrDb"] = c.Snr, ["meanPruningError"] = c.Pe }));
+
+    static string AccuracyFile(TempFolder temp, string name, string modelDir, params (string Lang, double Acc)[] cells) =>
+        EvalFile(temp, name, "eval mc", "model", modelDir,
+                 cells.Select(c => new JsonObject { ["language"] = c.Lang, ["result"] = new JsonObject { ["accuracy"] = c.Acc } }));
 
     static string PrunedModel(TempFolder temp, string name, params string[] calibrationLanguages)
     {
@@ -93,6 +82,22 @@ public sealed class EvalMatrixCommandTests
     }
 
     [Test]
+    public void Multiple_choice_files_add_an_accuracy_table_in_percent()
+    {
+        using var temp = new TempFolder();
+        var (de, zh) = (PrunedModel(temp, "pruned-de", "de"), PrunedModel(temp, "pruned-zh", "zh"));
+        var output = temp.Sub("matrix.json");
+
+        var outcome = Cli.Run("eval", "matrix", AccuracyFile(temp, "de.json", de, ("de", 0.5), ("zh", 0.25)),
+                              AccuracyFile(temp, "zh.json", zh, ("de", 0.4), ("zh", 0.375)), "--out", output);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That(outcome.Out, Does.Contain("accuracy (%):").And.Not.Contain("perplexity:"));
+        var rows = JsonNode.Parse(File.ReadAllText(output))!["rows"]!.AsArray();
+        Assert.That(((double)rows[0]!["accuracy"]!["de"]!, (double)rows[1]!["accuracy"]!["zh"]!), Is.EqualTo((50.0, 37.5)));
+    }
+
+    [Test]
     public void Two_files_with_the_same_metric_for_one_model_and_language_are_bad_input()
     {
         using var temp = new TempFolder();
@@ -103,11 +108,11 @@ public sealed class EvalMatrixCommandTests
     }
 
     [Test]
-    public void A_file_not_written_by_eval_ppl_or_eval_hidden_is_bad_input()
+    public void A_file_not_written_by_an_eval_command_is_bad_input()
     {
         using var temp = new TempFolder();
         var file = temp.Sub("other.json");
-        File.WriteAllText(file, "{\"command\": \"eval mc\", \"results\": []}");
+        File.WriteAllText(file, "{\"command\": \"bench prune\", \"results\": []}");
         var outcome = Cli.Run("eval", "matrix", file);
         Assert.That(outcome.ExitCode, Is.EqualTo(2));
         Assert.That(outcome.Error, Does.Contain(file).And.Contain("eval ppl"));

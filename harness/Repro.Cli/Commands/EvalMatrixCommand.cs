@@ -8,8 +8,8 @@ namespace Repro.Cli.Commands;
 
 /// <summary>
 /// <c>repro eval matrix</c>: gathers the result files of models pruned with different calibration languages into the
-/// calibration × evaluation tables the papers print (Kurz et al., Table 1): perplexity from <c>eval ppl</c> files, SNR
-/// and pruning error from <c>eval hidden</c> files. One row per model, named by the calibration languages in its
+/// calibration × evaluation tables the papers print (Kurz et al., Tables 1 and 2): perplexity from <c>eval ppl</c> files,
+/// SNR and pruning error from <c>eval hidden</c> files, multiple-choice accuracy from <c>eval mc</c> files. One row per model, named by the calibration languages in its
 /// prune.json ("dense" where there is none); one column per evaluation language; the best pruned row of each column
 /// (per method) marked, and the calibration language's own cell underlined. Files of the same model make one row.
 /// </summary>
@@ -18,9 +18,10 @@ public static class EvalMatrixCommand
     /// <param name="Perplexity">From <c>eval ppl</c>, per evaluation language (empty when no such file was given).</param>
     /// <param name="SnrDb">From <c>eval hidden</c>: the mean SNR over layers, in dB.</param>
     /// <param name="PruningError">From <c>eval hidden</c>: the mean pruning error over layers.</param>
+    /// <param name="Accuracy">From <c>eval mc</c>: acc in percent, as the papers print it.</param>
     public sealed record Row(string Calibration, string Method, string Model, IReadOnlyDictionary<string, double> Perplexity,
                              IReadOnlyDictionary<string, double> BitsPerByte, IReadOnlyDictionary<string, double> SnrDb,
-                             IReadOnlyDictionary<string, double> PruningError);
+                             IReadOnlyDictionary<string, double> PruningError, IReadOnlyDictionary<string, double> Accuracy);
 
     /// <summary>A metric the matrix can show: its name, how to read it from a row, and which way is better.</summary>
     sealed record Metric(string Title, Func<Row, IReadOnlyDictionary<string, double>> Cells, bool HigherIsBetter, string Format);
@@ -30,20 +31,21 @@ public static class EvalMatrixCommand
         new("perplexity", r => r.Perplexity, HigherIsBetter: false, "F2"),
         new("SNR (dB)", r => r.SnrDb, HigherIsBetter: true, "F2"),
         new("pruning error", r => r.PruningError, HigherIsBetter: false, "F1"),
+        new("accuracy (%)", r => r.Accuracy, HigherIsBetter: true, "F1"),
     ];
 
     public static Command Create()
     {
-        var results = new Argument<string[]>("results") { Description = "result files written by `repro eval ppl` and/or `repro eval hidden`", Arity = ArgumentArity.OneOrMore };
+        var results = new Argument<string[]>("results") { Description = "result files written by `repro eval ppl`, `eval hidden` or `eval mc`", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--out") { Description = "write the matrix as JSON here" };
-        var command = new Command("matrix", "Calibration × evaluation-language tables (perplexity, SNR, pruning error) from eval ppl / eval hidden result files.")
+        var command = new Command("matrix", "Calibration × evaluation-language tables (perplexity, SNR, pruning error, accuracy) from eval ppl / hidden / mc result files.")
         {
             results, output,
         };
         command.SetAction(parse =>
         {
             var rows = Merge(parse.GetValue(results)!.Select(Read));
-            var languages = rows.SelectMany(r => r.Perplexity.Keys.Concat(r.SnrDb.Keys)).Distinct().ToList();
+            var languages = rows.SelectMany(r => Metrics.SelectMany(m => m.Cells(r).Keys)).Distinct().ToList();
             foreach (var metric in Metrics.Where(m => rows.Any(r => m.Cells(r).Count > 0)))
                 Print(metric, rows.Where(r => metric.Cells(r).Count > 0).ToList(), languages);
             if (parse.GetValue(output) is { } path)
@@ -69,14 +71,18 @@ public static class EvalMatrixCommand
             throw new BadInputException($"{file}: not a JSON result file ({e.Message})");
         }
         var kind = (string?)json["command"];
-        if (kind is not ("eval ppl" or "eval hidden") || json["results"] is not JsonArray results)
-            throw new BadInputException($"{file}: not written by `repro eval ppl` or `repro eval hidden` (no \"command\" of either with \"results\")");
-        var model = (string?)json[kind == "eval ppl" ? "model" : "pruned"] ?? "";
+        if (kind is not ("eval ppl" or "eval hidden" or "eval mc") || json["results"] is not JsonArray results)
+            throw new BadInputException($"{file}: not written by `repro eval ppl`, `eval hidden` or `eval mc` (no \"command\" of these with \"results\")");
+        var model = (string?)json[kind == "eval hidden" ? "pruned" : "model"] ?? "";
         var (calibration, method) = Calibration(model);
-        Dictionary<string, double> Column(string field) => results.ToDictionary(r => (string)r!["language"]!, r => Number(r![field]));
-        return kind == "eval ppl"
-            ? new Row(calibration, method, model, Column("perplexity"), Column("bitsPerByte"), Empty, Empty)
-            : new Row(calibration, method, model, Empty, Empty, Column("meanSnrDb"), Column("meanPruningError"));
+        Dictionary<string, double> Column(Func<JsonNode, JsonNode?> field, double scale = 1) =>
+            results.ToDictionary(r => (string)r!["language"]!, r => scale * Number(field(r!)));
+        return kind switch
+        {
+            "eval ppl" => new Row(calibration, method, model, Column(r => r["perplexity"]), Column(r => r["bitsPerByte"]), Empty, Empty, Empty),
+            "eval hidden" => new Row(calibration, method, model, Empty, Empty, Column(r => r["meanSnrDb"]), Column(r => r["meanPruningError"]), Empty),
+            _ => new Row(calibration, method, model, Empty, Empty, Empty, Empty, Column(r => r["result"]?["accuracy"], scale: 100)),
+        };
     }
 
     static readonly IReadOnlyDictionary<string, double> Empty = new Dictionary<string, double>();
@@ -100,6 +106,7 @@ public static class EvalMatrixCommand
                 BitsPerByte = Union(old.BitsPerByte, row.BitsPerByte, row.Model),
                 SnrDb = Union(old.SnrDb, row.SnrDb, row.Model),
                 PruningError = Union(old.PruningError, row.PruningError, row.Model),
+                Accuracy = Union(old.Accuracy, row.Accuracy, row.Model),
             };
         }
         return merged;
