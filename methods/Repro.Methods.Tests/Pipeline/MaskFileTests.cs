@@ -38,8 +38,18 @@ public sealed class MaskFileTests
             var mask = tensor(c.Bits).reshape(c.Rows, c.Cols);
             var packed = MaskFile.Pack(mask);
             return (packed.shape[0] == (c.Rows * c.Cols + 7) / 8).Label("packed length")
-                .And(MaskFile.Unpack(packed, [c.Rows, c.Cols]).Equals(mask).Label("round trip"));
+                .And(MaskFile.Unpack(packed, [c.Rows, c.Cols]).Equals(mask).Label("round trip"))
+                .And(packed.Equals(MaskFile.PackWithTorch(mask.flatten())).Label("word packing equals the tensor-op packing"));
         });
+
+    [Test]
+    public void A_transposed_mask_is_packed_in_its_own_row_major_order()
+    {
+        using var scope = NewDisposeScope();
+        var mask = tensor(new[] { true, false, false, false, true, true, false, true, false, true, true, false }).reshape(3, 4);
+        var transposed = mask.t();                       // a view with strides, not contiguous
+        Assert.That(MaskFile.Unpack(MaskFile.Pack(transposed), [4, 3]).Equals(transposed.contiguous()), Is.True);
+    }
 
     [Test]
     public void A_mask_file_round_trips_through_disk_with_names_and_shapes()
