@@ -114,14 +114,17 @@ public static class MaskFile
         using var scope = NewDisposeScope();
         var flat = mask.detach().to(CPU).contiguous().view(-1);
         var numel = flat.shape[0];
-        var packed = new byte[(numel + 7) / 8];
-        if (numel == 0) return tensor(packed).MoveToOuterDisposeScope();
         if (numel > int.MaxValue || !BitConverter.IsLittleEndian) return PackWithTorch(flat).MoveToOuterDisposeScope();
+        // Written in place in native memory: a managed array per mask would be large-object garbage that the GC
+        // keeps around long enough to show in the pipeline's peak RssAnon.
+        var result = zeros((numel + 7) / 8, ScalarType.Byte);
+        if (numel == 0) return result.MoveToOuterDisposeScope();
         ReadOnlySpan<byte> bits = flat.bytes;
+        var packed = result.bytes;
         var words = MemoryMarshal.Cast<byte, ulong>(bits);
         for (var i = 0; i < words.Length; i++) packed[i] = (byte)((words[i] * 0x0102040810204080UL) >> 56);
         for (var k = words.Length * 8; k < bits.Length; k++) packed[k >> 3] |= (byte)(bits[k] << (k & 7));
-        return tensor(packed).MoveToOuterDisposeScope();
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>The same packing with tensor operations, for masks too large for one span or big-endian hosts.</summary>
