@@ -373,7 +373,7 @@ public static class LayerwiseCompressor
                     throw new InvalidOperationException(
                         $"method '{Method.Name}' returned a {mask.dtype} mask [{string.Join(", ", mask.shape)}] for {name}, whose weight is [{string.Join(", ", weight.shape)}]; " +
                         "a mask must be bool with the weight's shape");
-                var kept = TensorCounts.Count(weight.mul(mask.to(weight.device)));
+                var kept = TensorCounts.Count(weight.ne(0).logical_and_(mask.to(weight.device)));
                 if (kept > 0)
                     throw new InvalidOperationException(
                         $"method '{Method.Name}' marks {kept} weights of {name} as pruned but left them non-zero; its mask and its weights disagree");
