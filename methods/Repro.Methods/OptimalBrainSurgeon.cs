@@ -207,10 +207,7 @@ public static class OptimalBrainSurgeon
     /// <summary>Fails unless every entry of <paramref name="tensor"/> is finite.</summary>
     internal static void RequireFinite(Tensor tensor, string sublayer, string what, string advice)
     {
-        if (TensorCounts.AllFinite(tensor)) return;
-        using var scope = NewDisposeScope();
-        var bad = (~tensor.isfinite()).sum().item<long>();
-        if (bad != 0)
-            throw new SublayerCompressionException(sublayer, $"{what} has {bad} NaN or infinite entries of {tensor.numel()}; {advice}");
+        if (ScoreMask.NonFinite(tensor) is { } bad)
+            throw new SublayerCompressionException(sublayer, $"{what} has {bad.Count} NaN or infinite entries of {tensor.numel()}; {advice}");
     }
 }

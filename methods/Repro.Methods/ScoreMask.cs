@@ -128,7 +128,6 @@ public static class ScoreMask
         using var scope = NewDisposeScope();
         var bad = t.isfinite().logical_not();
         var count = bad.sum().item<long>();
-        if (count == 0) return null;
         var first = bad.nonzero()[0].cpu().data<long>().ToArray();
         return (count, $"[{string.Join(", ", first)}]");
     }
