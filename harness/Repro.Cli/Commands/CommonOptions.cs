@@ -25,4 +25,8 @@ public static class CommonOptions
         var langs = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return langs.Length > 0 ? langs : throw new BadInputException("--langs needs at least one language code, e.g. --langs ar,de,en");
     }
+
+    /// <summary>Where an eval command writes its JSON without --out: <c>results/{kind}-{folder name}.json</c>.</summary>
+    public static string DefaultResultPath(string kind, string modelFolder) =>
+        Path.Combine("results", $"{kind}-{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)))}.json");
 }

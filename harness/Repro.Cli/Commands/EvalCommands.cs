@@ -45,7 +45,7 @@ public static class EvalCommands
                 Split: parse.GetValue(split)!, Device: parse.GetValue(device)!, DType: parse.GetValue(dtype)!,
                 Options: new PerplexityOptions(Positive(parse.GetValue(seqlen), "--seqlen", minimum: 2), PositiveOrNull(parse.GetValue(nsamples), "--nsamples"),
                                                parse.GetValue(seed), ParseBos(parse.GetValue(bos)!), Positive(parse.GetValue(batch), "--batch-size")));
-            var outPath = parse.GetValue(output) ?? Path.Combine("results", $"ppl-{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(request.Model)))}.json");
+            var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath("ppl", request.Model);
             return RunPerplexity(request, outPath);
         });
         return command;

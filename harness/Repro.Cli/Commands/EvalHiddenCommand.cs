@@ -38,7 +38,7 @@ public static class EvalHiddenCommand
             if (n < 1) throw new BadInputException($"--nsamples must be at least 1, got {n}");
             if (t < 1) throw new BadInputException($"--seqlen must be at least 1, got {t}");
             var prunedDir = parse.GetValue(pruned)!;
-            var outPath = parse.GetValue(output) ?? Path.Combine("results", $"hidden-{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(prunedDir)))}.json");
+            var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath("hidden", prunedDir);
             return Run(parse.GetValue(dense)!, prunedDir, parse.GetValue(data)!, CommonOptions.ParseLanguages(parse.GetValue(langs)!),
                        parse.GetValue(split)!, t, n, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(dtype)!, outPath);
         });

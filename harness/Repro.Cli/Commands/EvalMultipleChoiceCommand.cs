@@ -43,8 +43,7 @@ public static class EvalMultipleChoiceCommand
                 var other => throw new BadInputException($"unknown --bos '{other}': use prefix or none"),
             };
             var modelDir = parse.GetValue(model)!;
-            var outPath = parse.GetValue(output) ?? Path.Combine("results",
-                $"mc-{formatValue.ToString().ToLowerInvariant()}-{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)))}.json");
+            var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath($"mc-{formatValue.ToString().ToLowerInvariant()}", modelDir);
             return Run(modelDir, parse.GetValue(tasks)!, CommonOptions.ParseLanguages(parse.GetValue(langs)!), formatValue, shotCount,
                        parse.GetValue(limit), prefixBos, parse.GetValue(device)!, parse.GetValue(dtype)!, outPath);
         });
