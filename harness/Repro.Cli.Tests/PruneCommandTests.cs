@@ -1,3 +1,4 @@
+using Repro.Methods.Runs;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Repro.Cli.Commands;

@@ -11,6 +11,7 @@ public static class ReproCommand
         PruneCommands.Prune(),
         PruneCommands.Quantize(),
         EvalCommands.Create(),
+        ClaimsCommands.Create(),
         BenchCommands.Create(),
         FixturesCommands.Create(),
     };

@@ -11,13 +11,7 @@ public static class CommonOptions
     public static Option<string> DType(string defaultValue) =>
         new("--dtype") { Description = "compute dtype: float32, bfloat16 or float16", DefaultValueFactory = _ => defaultValue };
 
-    public static torch.ScalarType ParseDType(string text) => text.Trim().ToLowerInvariant() switch
-    {
-        "float32" or "f32" or "fp32" => torch.float32,
-        "bfloat16" or "bf16" => torch.bfloat16,
-        "float16" or "f16" or "fp16" or "half" => torch.float16,
-        _ => throw new BadInputException($"unknown dtype '{text}': use float32, bfloat16 or float16"),
-    };
+    public static torch.ScalarType ParseDType(string text) => Repro.Methods.Runs.RunExecutor.ParseDType(text);
 
     /// <summary>Comma-separated language codes, e.g. "ar,de,en".</summary>
     public static IReadOnlyList<string> ParseLanguages(string text)

@@ -59,8 +59,7 @@ public static class EvalHiddenCommand
         ModelConfig config;
         using (var checkpoint = HfCheckpoint.Open(denseDir)) config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
         // Special tokens are run (they are context) but not measured (METHODS §7).
-        var excluded = new[] { tokenizer.BosId, tokenizer.EosId, config.BosTokenId, config.PadTokenId }
-            .Concat(config.EosTokenIds.Select(i => (int?)i)).OfType<int>().Select(i => (long)i).Distinct().ToList();
+        var excluded = HiddenStateMetricsEvaluator.SpecialTokenIds(tokenizer, config);
 
         var options = new PerplexityOptions(seqlen, nsamples, seed);
         var rows = new List<object>();

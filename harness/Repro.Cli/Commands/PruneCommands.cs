@@ -7,71 +7,10 @@ using Repro.Core.Tokenizers;
 using Repro.Core.Torch;
 using Repro.Methods;
 using Repro.Methods.Pipeline;
+using Repro.Methods.Runs;
 using Spectre.Console;
 
 namespace Repro.Cli.Commands;
-
-/// <summary>Which commands offer a method: <c>repro prune</c>, <c>repro quantize</c>, or both.</summary>
-[Flags]
-public enum MethodKinds { Pruning = 1, Quantization = 2, Both = Pruning | Quantization }
-
-/// <summary>Everything the command line says about a method; each factory reads what it needs.</summary>
-/// <param name="Sparsity">--sparsity (or N/M when only --nm is given); pruning.</param>
-/// <param name="Nm">--nm, e.g. 2:4; pruning.</param>
-/// <param name="Bits">--bits; quantization.</param>
-/// <param name="GroupSize">--group-size, −1 for one group per row; quantization.</param>
-/// <param name="Symmetric">--sym; quantization.</param>
-/// <param name="ActOrder">--act-order; quantization.</param>
-public sealed record MethodOptions(Sparsity Sparsity, NmPattern? Nm = null, int Bits = 4, int GroupSize = 128,
-                                   bool Symmetric = false, bool ActOrder = false);
-
-/// <summary>One method the CLI can run: its name on the command line and how to build it from the options.</summary>
-public sealed record MethodRegistration(string Name, MethodKinds Kinds, string Description, Func<MethodOptions, ICompressionMethod> Create);
-
-/// <summary>The methods <c>repro prune</c>, <c>quantize</c> and <c>bench prune</c> know, by name.</summary>
-public static class MethodRegistry
-{
-    /// <summary>
-    /// Adding a method is one line here, e.g.
-    /// <c>new("name", MethodKinds.Pruning, "what it does", options => new Method(options.Sparsity)),</c>
-    /// </summary>
-    public static IReadOnlyList<MethodRegistration> Default { get; } =
-    [
-        new("magnitude", MethodKinds.Pruning, "smallest |W| per matrix (METHODS §3)",
-            o => o.Nm is { } nm ? new Magnitude(nm) : new Magnitude(o.Sparsity)),
-        new("wanda", MethodKinds.Pruning, "|W|·‖X‖ per output row (METHODS §4)",
-            o => o.Nm is { } nm ? new Wanda(nm) : new Wanda(o.Sparsity)),
-        new("sparsegpt", MethodKinds.Pruning, "OBS updates with adaptive block masks (METHODS §5)", o => new SparseGpt(o.Sparsity, o.Nm)),
-        new("gptq", MethodKinds.Quantization, "OBS-based quantization (METHODS §6)",
-            o => new Gptq(o.Bits, o.GroupSize, o.Symmetric, o.ActOrder)),
-        new("identity", MethodKinds.Both, "changes no weight: the pipeline's own cost, and a check of the output folder", _ => new IdentityMethod()),
-    ];
-
-    /// <summary>The registration named <paramref name="name"/> (case-insensitive) for <paramref name="kind"/>, or a bad-input error listing the known ones.</summary>
-    public static MethodRegistration Find(IReadOnlyList<MethodRegistration> registry, string name, MethodKinds kind)
-    {
-        var candidates = registry.Where(r => (r.Kinds & kind) != 0).ToList();
-        var what = kind == MethodKinds.Quantization ? "quantization" : "pruning";
-        return candidates.FirstOrDefault(r => string.Equals(r.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-               ?? throw new BadInputException($"unknown {what} method '{name}'; known: {string.Join(", ", candidates.Select(r => r.Name))}");
-    }
-}
-
-/// <summary>What the CLI asks a calibration sampler for (METHODS §1).</summary>
-/// <param name="Tokenizer">The model's tokenizer, from the model folder.</param>
-/// <param name="AllowRepeatedText">--allow-repeated-text: sample a language whose text is shorter than its share × seqlen anyway.</param>
-public sealed record CalibrationRequest(string DataDir, IReadOnlyList<string> Languages, string Split, int NSamples, int Seqlen,
-                                        int Seed, ITextTokenizer Tokenizer, string ModelDir, bool AllowRepeatedText = false);
-
-/// <summary>
-/// Produces the calibration token ids for <c>repro prune</c> / <c>quantize</c>. The CLI depends only on this; the
-/// corpus sampler (harness/Repro.Core/Calibration) plugs in here, and tests give their own.
-/// </summary>
-public interface ICalibrationSource
-{
-    /// <summary>Draws <c>[NSamples, Seqlen]</c> ids; bad corpora are reported as <see cref="Repro.Core.InputFileException"/>.</summary>
-    CalibrationTokens Draw(CalibrationRequest request);
-}
 
 /// <summary><c>repro prune</c> and <c>repro quantize</c>: the layer-by-layer pipeline (METHODS §2) from the command line.</summary>
 public static class PruneCommands
@@ -90,7 +29,7 @@ public static class PruneCommands
         {
             var (s, pattern) = ParseSparsity(parse.GetValue(sparsity), parse.GetValue(nm));
             return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Pruning, new MethodOptions(s, pattern),
-                       calibration ?? new CorpusCalibrationSource());
+                       calibration ?? new CorpusCalibrationSource(NotePrinter));
         });
         return command;
     }
@@ -116,10 +55,12 @@ public static class PruneCommands
             if (g == 0 || g < -1) throw new BadInputException($"--group-size must be positive or -1 (one group per row), got {g}");
             return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Quantization,
                        new MethodOptions(new Sparsity(0), null, b, g, parse.GetValue(sym), parse.GetValue(actOrder)),
-                       calibration ?? new CorpusCalibrationSource());
+                       calibration ?? new CorpusCalibrationSource(NotePrinter));
         });
         return command;
     }
+
+    static void NotePrinter(string note) => AnsiConsole.MarkupLine(Markup.Escape(note));
 
     /// <summary>--sparsity and --nm, checked against each other: N:M fixes the fraction (wanda asserts 0.5 for 2:4).</summary>
     static (Sparsity, NmPattern?) ParseSparsity(string? sparsityText, string? nmText)

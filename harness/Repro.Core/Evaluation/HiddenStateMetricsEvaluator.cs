@@ -91,6 +91,13 @@ public static class HiddenStateMetricsEvaluator
         return new HiddenStateMetricsResult(layers);
     }
 
+    /// <summary>
+    /// Token ids that are run but not measured (METHODS §7): BOS, EOS and padding of the tokenizer and of config.json.
+    /// </summary>
+    public static IReadOnlyList<long> SpecialTokenIds(ITextTokenizer tokenizer, ModelConfig config) =>
+        [.. new[] { tokenizer.BosId, tokenizer.EosId, config.BosTokenId, config.PadTokenId }
+            .Concat(config.EosTokenIds.Select(i => (int?)i)).OfType<int>().Select(i => (long)i).Distinct()];
+
     /// <summary>Hidden states entering layer 0. The table is loaded in its stored dtype and only the used rows converted.</summary>
     static Tensor Embed(ITensorSource source, long[,] ids, ModelConfig config, Device device, ScalarType dtype)
     {

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Reflection;
+using System.Security.Cryptography;
 
 namespace Repro.Core.Runs;
 
@@ -8,4 +10,67 @@ public static class CodeVersion
     /// <summary>The informational version, which the SDK suffixes with the git commit (<c>1.0.0+abc123…</c>) when built from a checkout.</summary>
     public static string Current { get; } =
         typeof(CodeVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>
+    /// The folders whose code computes a run's numbers: the engine and the methods. Documentation, tests, the CLI
+    /// and expectations are left out, so committing a claim file or a snapshot does not invalidate finished runs.
+    /// </summary>
+    public static IReadOnlyList<string> ComputingSources { get; } = ["harness/Repro.Core", "methods/Repro.Methods", "Directory.Packages.props"];
+
+    /// <summary>
+    /// What goes into a run spec: the git object ids of <see cref="ComputingSources"/> at HEAD (equal across commits
+    /// that do not touch them), and whether the working tree differs there (then the SHA-256 of that diff, so two
+    /// uncommitted states never share results). Outside a checkout, or without git, the assembly's version.
+    /// </summary>
+    public static CodeVersionRecord Record => record.Value;
+
+    /// <summary>The commit HEAD points at, for result files and reports (not hashed: see <see cref="Record"/>).</summary>
+    public static string Commit => commit.Value;
+
+    static readonly Lazy<string> commit = new(() => TryRoot() is { } root ? Git(root, "rev-parse HEAD")?.Trim() ?? Current : Current);
+
+    static readonly Lazy<CodeVersionRecord> record = new(() =>
+    {
+        if (TryRoot() is not { } root) return new CodeVersionRecord(Current, false, null);
+        var trees = Git(root, "rev-parse " + string.Join(' ', ComputingSources.Select(s => $"HEAD:{s}")));
+        if (string.IsNullOrWhiteSpace(trees)) return new CodeVersionRecord(Current, false, null);
+        var version = "sources-" + Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(trees.ReplaceLineEndings("\n"))))[..16];
+        var diff = Git(root, "diff HEAD --no-ext-diff --binary -- " + string.Join(' ', ComputingSources)) ?? "";
+        return diff.Length == 0
+            ? new CodeVersionRecord(version, false, null)
+            : new CodeVersionRecord(version, true, Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(diff)))[..16]);
+    });
+
+    static string? TryRoot()
+    {
+        try
+        {
+            return Directory.Exists(Path.Combine(RepoPaths.Root, ".git")) || File.Exists(Path.Combine(RepoPaths.Root, ".git")) ? RepoPaths.Root : null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    static string? Git(string root, string arguments)
+    {
+        try
+        {
+            var start = new ProcessStartInfo("git", $"-C \"{root}\" {arguments}")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var process = Process.Start(start);
+            if (process is null) return null;
+            var output = process.StandardOutput.ReadToEnd();
+            process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;   // no git on this machine
+        }
+    }
 }

@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Globalization;
+using Repro.Core;
+using Repro.Core.Claims;
+using Repro.Core.Runs;
+using Repro.Methods.Runs;
+using Spectre.Console;
+
+namespace Repro.Cli.Commands;
+
+/// <summary><c>repro claims list | run | verdict | snapshot</c>: the claim suite over a result store (DESIGN "Claims and verdicts").</summary>
+public static class ClaimsCommands
+{
+    public static string DefaultStore(string profile) => Path.Combine("out", "claims", profile);
+
+    public static Command Create() => new("claims", "Encoded claims: list them, run their grids into a result store, compute verdicts, record snapshots.")
+    {
+        List(), Run(), VerdictCommand(), Snapshot(),
+    };
+
+    sealed class Common
+    {
+        public readonly Option<string> Profile = new("--profile") { Description = "tiny, fixture or paper", DefaultValueFactory = _ => "fixture" };
+        public readonly Option<string?> Claim = new("--claim") { Description = "only this claim id (e.g. C1-ppl); repeat with commas" };
+        public readonly Option<string?> Store = new("--store") { Description = "result store folder (default out/claims/<profile>)" };
+
+        public IEnumerable<Option> All => [Profile, Claim, Store];
+
+        public (IReadOnlyList<Claim> Claims, ResolvedProfile Profile, ResultStore Store) Resolve(ParseResult parse)
+        {
+            var expectations = RepoPaths.Expectations;
+            var profile = ProfileCatalog.Get(expectations, parse.GetValue(Profile)!);
+            var claims = Select(ClaimCatalog.Load(expectations), parse.GetValue(Claim)).Where(c => c.Profiles.ContainsKey(profile.Name)).ToList();
+            Repro.Core.Torch.TorchRuntime.EnsureLoaded();
+            var resolved = profile.Resolve(RepoPaths.Root, out var missing)
+                           ?? throw new BadInputException($"profile '{profile.Name}' cannot run here: {missing}");
+            return (claims, resolved, new ResultStore(parse.GetValue(Store) ?? Path.Combine(RepoPaths.Root, DefaultStore(profile.Name))));
+        }
+    }
+
+    static IReadOnlyList<Claim> Select(IReadOnlyList<Claim> claims, string? ids)
+    {
+        if (ids is null) return claims;
+        var wanted = ids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var id in wanted.Where(id => claims.All(c => !string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase))))
+            throw new BadInputException($"unknown claim '{id}'; known: {string.Join(", ", claims.Select(c => c.Id))}");
+        return [.. claims.Where(c => wanted.Contains(c.Id, StringComparer.OrdinalIgnoreCase))];
+    }
+
+    static Command List()
+    {
+        var command = new Command("list", "List the claims: id, source, rule, and the expected verdict per profile.");
+        command.SetAction(_ =>
+        {
+            var table = new Table().AddColumns("claim", "source", "rule", "tiny", "fixture", "paper", "statement");
+            foreach (var claim in ClaimCatalog.Load(RepoPaths.Expectations))
+                table.AddRow(Markup.Escape(claim.Id), Markup.Escape(claim.Source.Where), Markup.Escape(claim.Rule),
+                             Expected(claim, "tiny"), Expected(claim, "fixture"), Expected(claim, "paper"), Markup.Escape(claim.Statement));
+            AnsiConsole.Write(table);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    static string Expected(Claim claim, string profile) => claim.Profiles.TryGetValue(profile, out var g) ? Word(g.Expected) : "–";
+
+    static Command Run()
+    {
+        var common = new Common();
+        var shard = new Option<string>("--shard") { Description = "run slice i of n of the grid (1-based), e.g. 2/4; shards' stores merge by copying files", DefaultValueFactory = _ => "1/1" };
+        var keep = new Option<bool>("--keep-models") { Description = "keep each pruned model folder under <store>/.work (default: deleted once evaluated)" };
+        var command = new Command("run", "Run the claims' grids at a profile into the result store (finished runs are reused), then print the verdicts.") { shard, keep };
+        foreach (var option in common.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var (claims, profile, store) = common.Resolve(parse);
+            Shard slice;
+            try { slice = Shard.Parse(parse.GetValue(shard)!); }
+            catch (FormatException e) { throw new BadInputException($"--shard: {e.Message}"); }
+            RunGrid(claims, profile, store, slice, parse.GetValue(keep));
+            if (slice.Count > 1)
+            {
+                AnsiConsole.MarkupLine($"Shard {slice} done; merge the shards' stores into one folder and run `repro claims verdict` there.");
+                return ExitCodes.Ok;
+            }
+            return PrintVerdicts(claims, profile, store);
+        });
+        return command;
+    }
+
+    internal static void RunGrid(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store, Shard shard, bool keepModels)
+    {
+        var total = ClaimGrid.Runs(claims, profile).Count;
+        AnsiConsole.MarkupLine($"Profile [bold]{profile.Profile.Name}[/]: {claims.Count} claims, {total} runs" +
+                               (shard.Count > 1 ? $", shard {shard}" : "") + $", store {Markup.Escape(store.Root)}");
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var overall = ctx.AddTask("runs");
+                var current = ctx.AddTask("");
+                ClaimRunner.Run(claims, profile, store, shard, keepModels, new SynchronousProgress<GridProgress>(p =>
+                {
+                    overall.MaxValue = Math.Max(1, p.Total);
+                    overall.Value = p.Done;
+                    var eta = p.Remaining is { } r ? $", about {r.TotalMinutes:F0} min left" : "";
+                    overall.Description = Markup.Escape($"runs {p.Done}/{p.Total} ({p.Reused} reused{eta})");
+                    current.Description = Markup.Escape(p.Current.Length == 0 ? "" : $"{p.Current}: {p.Stage}");
+                }));
+                overall.StopTask();
+                current.StopTask();
+            });
+    }
+
+    static Command VerdictCommand()
+    {
+        var common = new Common();
+        var command = new Command("verdict", "Compute every claim's verdict at a profile from the result store, beside the paper's; writes <store>/verdicts.json. Exit 0 when every verdict is the expected one.");
+        foreach (var option in common.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var (claims, profile, store) = common.Resolve(parse);
+            return PrintVerdicts(claims, profile, store);
+        });
+        return command;
+    }
+
+    static int PrintVerdicts(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store)
+    {
+        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, profile, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+        var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Markup.Escape(store.Root)})") }
+            .AddColumns("claim", "measured", "expected", "paper's tables", "why");
+        foreach (var v in verdicts)
+            table.AddRow(Markup.Escape(v.Claim), Colour(v.Verdict.Outcome, v.AsExpected), Word(v.Expected), Word(v.Paper.Outcome),
+                         Markup.Escape(v.Verdict.Reason));
+        AnsiConsole.Write(table);
+        foreach (var v in verdicts)
+        {
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(v.Claim)}[/] {Markup.Escape(v.Statement)}");
+            AnsiConsole.MarkupLine($"  measured: {Markup.Escape(v.Verdict.ToString())}");
+            foreach (var note in v.Verdict.Notes.Take(8)) AnsiConsole.MarkupLine($"    {Markup.Escape(note)}");
+            AnsiConsole.MarkupLine($"  paper:    {Markup.Escape(v.Paper.ToString())}");
+            AnsiConsole.MarkupLine($"  expected {Word(v.Expected)} here: {Markup.Escape(v.Why)}");
+        }
+        var path = Path.Combine(store.Root, "verdicts.json");
+        ResultFiles.WriteJson(path, new
+        {
+            format = "repro-verdicts/1", profile = profile.Profile.Name, commit = CodeVersion.Commit, code = CodeVersion.Record, store = store.Root,
+            verdicts,
+        });
+        var unexpected = verdicts.Count(v => !v.AsExpected);
+        AnsiConsole.MarkupLine($"Verdicts written to [bold]{Markup.Escape(path)}[/]; " +
+                               (unexpected == 0 ? "[green]every verdict is the expected one[/]" : $"[red]{unexpected} verdicts differ from the expected ones[/]"));
+        return unexpected == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    static Command Snapshot()
+    {
+        var common = new Common();
+        var command = new Command("snapshot", "Record the profile's measured cells, dense figures and verdicts as expectations/snapshots/claims/<profile>.json (runs the grid first where needed); review its diff.");
+        foreach (var option in common.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var (claims, profile, store) = common.Resolve(parse);
+            if (parse.GetValue(common.Claim) is not null) throw new BadInputException("a snapshot covers every claim of the profile; drop --claim");
+            RunGrid(claims, profile, store, Shard.Whole, keepModels: false);
+            var path = Path.Combine(RepoPaths.Root, profile.Profile.Dense.Snapshot
+                                    ?? throw new BadInputException($"profile '{profile.Profile.Name}' is gated by the paper, not by a snapshot"));
+            // The dense gate reads the snapshot being written; measure with the gate off, then record.
+            var ungated = profile with { Profile = profile.Profile with { Dense = profile.Profile.Dense with { Source = "none" } } };
+            var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, ungated, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+            var snapshot = ClaimSnapshots.Measure(claims, profile, store, verdicts);
+            var differences = File.Exists(path) ? ClaimSnapshot.Load(path).Differences(snapshot) : ["(new snapshot)"];
+            ResultFiles.WriteJson(path, snapshot);
+            AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +
+                                   $"{differences.Count} changes against the previous one:");
+            foreach (var line in differences.Take(40)) AnsiConsole.MarkupLine($"  {Markup.Escape(line)}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    static string Word(Outcome outcome) => outcome.ToString().ToLowerInvariant();
+
+    static string Colour(Outcome outcome, bool expected) => expected ? $"[green]{Word(outcome)}[/]" : $"[red]{Word(outcome)}[/]";
+}

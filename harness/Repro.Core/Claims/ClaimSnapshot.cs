@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json;
+using Repro.Core.Runs;
+
+namespace Repro.Core.Claims;
+
+public sealed record DenseFigure(string Model, string Metric, string Language, double Value);
+
+public sealed record SnapshotCell(string Model, string Block, string Row, string Task, string Language, double Mean, double? Std, int Seeds);
+
+/// <summary>
+/// What a measured profile gave, recorded under <c>expectations/snapshots/claims/</c> by <c>repro claims snapshot</c>:
+/// the dense model's figures (the dense gate reads them), every claim cell (mean and seed std), the tolerance per
+/// metric, and the verdicts. A test compares a fresh run with it; updating it is that explicit command, and its diff
+/// is the review.
+/// </summary>
+/// <param name="Tolerances">
+/// Per metric (the cells' task): the median over cells of the standard error of a cell's mean, std / √seeds. A cell
+/// that moves by more than that moved by more than its seeds explain.
+/// </param>
+public sealed record ClaimSnapshot(string Profile, string Command, string Commit, IReadOnlyList<DenseFigure> Dense, IReadOnlyList<SnapshotCell> Cells,
+                                   IReadOnlyDictionary<string, double> Tolerances, IReadOnlyDictionary<string, Outcome> Verdicts)
+{
+    public const string CurrentFormat = "repro-claims-snapshot/1";
+    public string Format { get; init; } = CurrentFormat;
+
+    public static ClaimSnapshot Load(string path)
+    {
+        try
+        {
+            var snapshot = JsonSerializer.Deserialize<ClaimSnapshot>(File.ReadAllBytes(path), ResultFiles.Options);
+            if (snapshot is null || snapshot.Format != CurrentFormat) throw new ClaimFileException(path, $"is not a {CurrentFormat} file");
+            return snapshot;
+        }
+        catch (JsonException e)
+        {
+            throw new ClaimFileException(path, $"is not a claims snapshot ({e.Message})");
+        }
+    }
+
+    public static IReadOnlyDictionary<string, double> TolerancesOf(IEnumerable<SnapshotCell> cells) =>
+        cells.Where(c => c.Std is not null && c.Seeds > 1).GroupBy(c => c.Task)
+            .ToDictionary(g => g.Key, g => Statistics.Median(g.Select(c => c.Std!.Value / Math.Sqrt(c.Seeds))));
+
+    /// <summary>
+    /// Differences of <paramref name="measured"/> from this snapshot, readable one per line: a verdict that changed, a
+    /// cell or dense figure outside its metric's tolerance, a cell that appeared or disappeared.
+    /// </summary>
+    public IReadOnlyList<string> Differences(ClaimSnapshot measured)
+    {
+        var lines = new List<string>();
+        foreach (var (claim, outcome) in Verdicts)
+            if (measured.Verdicts.TryGetValue(claim, out var now) && now != outcome) lines.Add($"{claim}: verdict {Word(outcome)} → {Word(now)}");
+        var old = Cells.ToDictionary(Key);
+        foreach (var cell in measured.Cells)
+        {
+            if (!old.Remove(Key(cell), out var before)) { lines.Add($"{Name(cell)}: new cell {F(cell.Mean)}"); continue; }
+            var tolerance = Tolerances.GetValueOrDefault(cell.Task, 0);
+            if (!(Math.Abs(cell.Mean - before.Mean) <= tolerance))
+                lines.Add($"{Name(cell)}: {F(before.Mean)} → {F(cell.Mean)} (tolerance {F(tolerance)})");
+        }
+        lines.AddRange(old.Values.Select(c => $"{Name(c)}: no longer measured (was {F(c.Mean)})"));
+        var dense = Dense.ToDictionary(d => (d.Model, d.Metric, d.Language));
+        foreach (var d in measured.Dense)
+        {
+            if (!dense.TryGetValue((d.Model, d.Metric, d.Language), out var before)) { lines.Add($"dense {d.Model} {d.Metric} {d.Language}: new figure {F(d.Value)}"); continue; }
+            var tolerance = Tolerances.GetValueOrDefault(d.Metric, 0);
+            if (!(Math.Abs(d.Value - before.Value) <= tolerance)) lines.Add($"dense {d.Model} {d.Metric} {d.Language}: {F(before.Value)} → {F(d.Value)} (tolerance {F(tolerance)})");
+        }
+        return lines;
+    }
+
+    static (string, string, string, string, string) Key(SnapshotCell c) => (c.Model, c.Block, c.Row, c.Task, c.Language);
+    static string Name(SnapshotCell c) => $"{c.Model} {c.Block} calibration {c.Row}, {c.Task} {c.Language}";
+    static string Word(Outcome o) => o.ToString().ToLowerInvariant();
+    static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Repro.Core.Claims;
+using Repro.Core.Runs;
+
+namespace Repro.Methods.Runs;
+
+/// <summary>Progress of a grid: runs done of total (reused ones included), the current run and its stage, and an estimate of the time left.</summary>
+public readonly record struct GridProgress(int Done, int Total, int Reused, string Current, string Stage, TimeSpan? Remaining);
+
+/// <summary>
+/// Runs the grids of claims through a <see cref="ResultStore"/>: every spec once, finished ones reused, a
+/// <see cref="Shard"/> taking its deterministic slice. Results stay in the store; verdicts are computed from it
+/// (<see cref="ClaimVerdicts"/>).
+/// </summary>
+public static class ClaimRunner
+{
+    /// <returns>The runs of the slice, each with its result.</returns>
+    public static IReadOnlyList<(GridRun Run, RunResult Result)> Run(IEnumerable<Claim> claims, ResolvedProfile profile, ResultStore store,
+                                                                     Shard shard, bool keepModels = false, IProgress<GridProgress>? progress = null)
+    {
+        var runs = ClaimGrid.Runs(claims, profile);
+        var selected = shard.Select(runs.Select(r => r.Request.Spec)).Select(s => s.Hash).ToHashSet();
+        var slice = runs.Where(r => selected.Contains(r.Request.Spec.Hash)).ToList();
+        var results = new List<(GridRun, RunResult)>();
+        var clock = Stopwatch.StartNew();
+        int reused = 0, ran = 0;
+        foreach (var run in slice)
+        {
+            var current = run.Request.Spec.ToString();
+            TimeSpan? remaining = ran == 0 ? null : clock.Elapsed / ran * (slice.Count - results.Count);
+            progress?.Report(new GridProgress(results.Count, slice.Count, reused, current, "starting", remaining));
+            var inner = progress is null ? null
+                : new Forward<RunProgress>(p => progress.Report(new GridProgress(results.Count, slice.Count, reused, current, p.Stage, remaining)));
+            var result = RunExecutor.GetOrRun(run.Request, store, out var wasReused, keepModels, inner);
+            if (wasReused) reused++;
+            else ran++;
+            results.Add((run, result));
+        }
+        progress?.Report(new GridProgress(results.Count, slice.Count, reused, "", "done", TimeSpan.Zero));
+        return results;
+    }
+
+    sealed class Forward<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,37 @@
+using Repro.Core.Claims;
+using Repro.Core.Runs;
+
+namespace Repro.Methods.Runs;
+
+/// <summary>Measures a <see cref="ClaimSnapshot"/> of a profile from a store holding all its runs.</summary>
+public static class ClaimSnapshots
+{
+    public static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store, IReadOnlyList<ClaimVerdict> verdicts)
+    {
+        var cells = new Dictionary<(string, string, string, string, string), SnapshotCell>();
+        var dense = new Dictionary<(string, string, string), DenseFigure>();
+        foreach (var claim in claims.Where(c => c.Profiles.ContainsKey(profile.Profile.Name)))
+        {
+            var grid = claim.Profiles[profile.Profile.Name];
+            var runs = ClaimGrid.Runs(claim, profile).Select(r => (Run: r, Result: store.TryGet(r.Request.Spec)
+                ?? throw new InvalidOperationException($"{r.Request.Spec} is not in the store {store.Root}; run the profile first"))).ToList();
+            foreach (var (run, result) in runs.Where(r => r.Run.Block == ClaimGrid.DenseBlock))
+                foreach (var m in result.Measurements)
+                    dense[(run.Model, m.Metric, m.Language)] = new DenseFigure(run.Model, m.Metric, m.Language, m.Value);
+            foreach (var (model, _) in profile.Models)
+                foreach (var method in grid.Methods)
+                {
+                    var block = ClaimVerdicts.Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
+                                                    runs.Where(r => r.Run.Model == model && r.Run.Block == method.Block).ToList(), null);
+                    foreach (var ((row, column), cell) in block.Cells)
+                        cells[(model, method.Block, row, column.Task, column.Language)] =
+                            new SnapshotCell(model, method.Block, row, column.Task, column.Language, cell.Mean, cell.Std, cell.Seeds);
+                }
+        }
+        var ordered = cells.Values.OrderBy(c => c.Model, StringComparer.Ordinal).ThenBy(c => c.Block, StringComparer.Ordinal)
+            .ThenBy(c => c.Task, StringComparer.Ordinal).ThenBy(c => c.Row, StringComparer.Ordinal).ThenBy(c => c.Language, StringComparer.Ordinal).ToList();
+        return new ClaimSnapshot(profile.Profile.Name, $"./repro claims snapshot --profile {profile.Profile.Name}", CodeVersion.Commit,
+                                 [.. dense.Values.OrderBy(d => d.Model, StringComparer.Ordinal).ThenBy(d => d.Metric, StringComparer.Ordinal).ThenBy(d => d.Language, StringComparer.Ordinal)],
+                                 ordered, ClaimSnapshot.TolerancesOf(ordered), verdicts.ToDictionary(v => v.Claim, v => v.Verdict.Outcome));
+    }
+}
