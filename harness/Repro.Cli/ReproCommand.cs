@@ -12,6 +12,7 @@ public static class ReproCommand
         PruneCommands.Quantize(),
         EvalCommands.Create(),
         ClaimsCommands.Create(),
+        RunsCommands.Create(),
         BenchCommands.Create(),
         FixturesCommands.Create(),
     };

@@ -98,14 +98,14 @@ public static class ClaimsCommands
             .Start(ctx =>
             {
                 var overall = ctx.AddTask("runs");
-                var current = ctx.AddTask("");
+                var current = ctx.AddTask("starting");
                 ClaimRunner.Run(claims, profile, store, shard, keepModels, new SynchronousProgress<GridProgress>(p =>
                 {
                     overall.MaxValue = Math.Max(1, p.Total);
                     overall.Value = p.Done;
                     var eta = p.Remaining is { } r ? $", about {r.TotalMinutes:F0} min left" : "";
                     overall.Description = Markup.Escape($"runs {p.Done}/{p.Total} ({p.Reused} reused{eta})");
-                    current.Description = Markup.Escape(p.Current.Length == 0 ? "" : $"{p.Current}: {p.Stage}");
+                    current.Description = Markup.Escape(p.Current.Length == 0 ? "done" : $"{p.Current}: {p.Stage}");
                 }));
                 overall.StopTask();
                 current.StopTask();

@@ -34,7 +34,7 @@ public sealed record RunSpec(ModelIdentity Model, MethodSpec Method, Calibration
     public override string ToString() =>
         $"{Model.Name} {Method.Label}" + (Calibration is { } c ? $" calibrated on {string.Join('+', c.Languages)} (seed {c.Seed}, {c.NSamples} × {c.Seqlen})" : "");
 
-    static string Slug(string text) => new([.. text.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or '+' or '_' ? ch : '_')]);
+    static string Slug(string text) => new([.. text.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or '+' or '_' or '-' ? ch : '_')]);
 }
 
 /// <summary>A model by content: its config.json and every weight file by SHA-256. <see cref="Name"/> labels rows and files.</summary>

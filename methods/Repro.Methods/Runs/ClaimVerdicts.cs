@@ -46,6 +46,8 @@ public static class ClaimVerdicts
             {
                 var block = Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
                                   found.Where(r => r.Run.Model == model && r.Run.Block == method.Block).ToList(), dense);
+                if (block.Columns.Count == 0)
+                    return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
                 var kept = AboveChance(block, profile.Profile.Chance, notes);
                 if (kept.Columns.Count == 0)
                     return Verdict.Inconclusive($"task at chance: the dense {model} is within noise of {profile.Profile.Chance.ToString(CultureInfo.InvariantCulture)} % on every column", notes);
