@@ -5,10 +5,27 @@ CONFIG ?= Release
 TORCH ?= cpu
 BUILD_FLAGS = -c $(CONFIG) -p:ReproTorchBackend=$(TORCH) -nologo
 
-# The main job, until the claim suite exists: Kurz et al.'s experiment on the small fixture model.
-# Prune it with Wanda (50 %) once per calibration language, evaluate every pruned model (and the dense
-# one) on every language's validation split: perplexity, and SNR and pruning error of the hidden states
-# against the dense model; print the calibration x evaluation matrices (Kurz et al., Table 1).
+# The main job: the claim suite at the fixture profile. Runs every claim's grid on the small fixture model (each
+# calibration language x method x seed, dense baseline included) into the result store, finished runs reused, then
+# prints each claim's computed verdict beside the verdict its rule gives on the paper's own tables and writes
+# verdicts.json. Exit 0 when every verdict is the one its claim file expects at this profile.
+PROFILE = fixture
+STORE = out/claims/$(PROFILE)
+
+.PHONY: build test repro table1 clean
+
+build:
+	$(DOTNET) build Repro.sln $(BUILD_FLAGS)
+
+test:
+	$(DOTNET) test Repro.sln $(BUILD_FLAGS)
+
+repro: build
+	./repro claims run --profile $(PROFILE) --store $(STORE)
+
+# Kurz et al.'s Table 1 at fixture scale with one method and one seed, as plain eval files and matrices:
+# prune the small model (50 %) once per calibration language, evaluate every pruned model (and the dense one) on
+# every language's validation split, print the calibration x evaluation tables.
 MODEL = fixtures/models/small
 METHOD = wanda
 SPARSITY = 0.5
@@ -24,15 +41,7 @@ OUT = out/main
 comma := ,
 EVAL_LANGS = $(subst $(eval) ,$(comma),$(LANGS))
 
-.PHONY: build test repro clean
-
-build:
-	$(DOTNET) build Repro.sln $(BUILD_FLAGS)
-
-test:
-	$(DOTNET) test Repro.sln $(BUILD_FLAGS)
-
-repro: build
+table1: build
 	./repro eval ppl --model $(MODEL) --data fixtures/corpora --langs $(EVAL_LANGS) --seqlen $(SEQLEN) --nsamples $(EVAL_WINDOWS) --out $(OUT)/ppl-dense.json
 	set -e; for lang in $(LANGS); do \
 	  ./repro prune --model $(MODEL) --method $(METHOD) --sparsity $(SPARSITY) --calib-data fixtures/corpora --calib-langs $$lang \

@@ -8,7 +8,10 @@ public sealed class EvalMatrixCommandTests
     static string EvalFile(TempFolder temp, string name, string command, string modelField, string modelDir, IEnumerable<JsonObject> results)
     {
         var file = temp.Sub(name);
-        var json = new JsonObject { ["command"] = command, [modelField] = modelDir, ["results"] = new JsonArray([.. results]) };
+        var json = new JsonObject
+        {
+            ["command"] = command, [modelField] = modelDir, ["evaluated"] = Commands.EvaluatedModel.Describe(modelDir), ["results"] = new JsonArray([.. results]),
+        };
         File.WriteAllText(file, json.ToJsonString());
         return file;
     }
@@ -79,6 +82,40 @@ public sealed class EvalMatrixCommandTests
         Assert.That(rows.Select(r => (string)r!["calibration"]!), Is.EqualTo(new[] { "de", "zh" }), "one row per model, whatever its path's spelling");
         Assert.That(((double)rows[0]!["perplexity"]!["de"]!, (double)rows[0]!["snrDb"]!["de"]!, (double)rows[1]!["pruningError"]!["zh"]!),
                     Is.EqualTo((5.5, 14.0, 120.0)));
+    }
+
+    [Test]
+    public void Rows_are_labelled_from_the_result_files_own_record_not_from_the_model_folder_at_matrix_time()
+    {
+        using var temp = new TempFolder();
+        var de = PrunedModel(temp, "pruned", "de");
+        var file = ResultFile(temp, "de.json", de, ("de", 5.5));
+        File.Delete(Path.Combine(de, "prune.json"));   // the folder is intermediate: gone, or reused by another run
+
+        var outcome = Cli.Run("eval", "matrix", file, "--out", temp.Sub("m.json"));
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That((string)JsonNode.Parse(File.ReadAllText(temp.Sub("m.json")))!["rows"]![0]!["calibration"]!, Is.EqualTo("de"));
+    }
+
+    [Test]
+    public void Rows_measured_with_different_windows_or_texts_are_refused_naming_the_field()
+    {
+        using var temp = new TempFolder();
+        var (de, zh) = (PrunedModel(temp, "pruned-de", "de"), PrunedModel(temp, "pruned-zh", "zh"));
+        JsonObject Cell(string lang, double ppl, int windows, string text) =>
+            new() { ["language"] = lang, ["perplexity"] = ppl, ["bitsPerByte"] = 1.0, ["seqlen"] = 128, ["windows"] = windows, ["textSha256"] = text };
+        var a = EvalFile(temp, "a.json", "eval ppl", "model", de, [Cell("de", 5.5, 16, "t1")]);
+        var fewer = EvalFile(temp, "b.json", "eval ppl", "model", zh, [Cell("de", 6.0, 8, "t1")]);
+        var other = EvalFile(temp, "c.json", "eval ppl", "model", zh, [Cell("de", 6.0, 16, "t2")]);
+
+        var windows = Cli.Run("eval", "matrix", a, fewer);
+        var text = Cli.Run("eval", "matrix", a, other);
+
+        Assert.That(windows.ExitCode, Is.EqualTo(2));
+        Assert.That(windows.Error, Does.Contain("b.json").And.Contain("windows 8").And.Contain("a.json"));
+        Assert.That(text.ExitCode, Is.EqualTo(2));
+        Assert.That(text.Error, Does.Contain("textSha256"));
     }
 
     [Test]

@@ -123,6 +123,7 @@ public static class EvalCommands
         {
             command = "eval ppl",
             codeVersion = CodeVersion.Current,
+            evaluated = EvaluatedModel.Describe(request.Model),
             model = Path.GetFullPath(request.Model),
             modelType = loaded.Config.ModelType,
             data = Path.GetFullPath(request.Data),

@@ -111,6 +111,7 @@ public static class EvalHiddenCommand
         {
             command = "eval hidden",
             codeVersion = CodeVersion.Current,
+            evaluated = EvaluatedModel.Describe(prunedDir),
             dense = Path.GetFullPath(denseDir),
             pruned = Path.GetFullPath(prunedDir),
             modelType = config.ModelType,

@@ -9,8 +9,9 @@ namespace Repro.Cli.Commands;
 /// <summary>
 /// <c>repro eval matrix</c>: gathers the result files of models pruned with different calibration languages into the
 /// calibration × evaluation tables the papers print (Kurz et al., Tables 1 and 2): perplexity from <c>eval ppl</c> files,
-/// SNR and pruning error from <c>eval hidden</c> files, multiple-choice accuracy from <c>eval mc</c> files. One row per model, named by the calibration languages in its
-/// prune.json ("dense" where there is none); one column per evaluation language; the best pruned row of each column
+/// SNR and pruning error from <c>eval hidden</c> files, multiple-choice accuracy from <c>eval mc</c> files. One row per model, labelled from the
+/// result file's own record of it (method and calibration languages as its prune.json said when it was evaluated, "dense" without one);
+/// one column per evaluation language, whose rows must agree on how it was measured (split, windows, BOS, text hash); the best pruned row of each column
 /// (per method) marked, and the calibration language's own cell underlined. Files of the same model make one row.
 /// </summary>
 public static class EvalMatrixCommand
@@ -21,7 +22,13 @@ public static class EvalMatrixCommand
     /// <param name="Accuracy">From <c>eval mc</c>: acc in percent, as the papers print it.</param>
     public sealed record Row(string Calibration, string Method, string Model, IReadOnlyDictionary<string, double> Perplexity,
                              IReadOnlyDictionary<string, double> BitsPerByte, IReadOnlyDictionary<string, double> SnrDb,
-                             IReadOnlyDictionary<string, double> PruningError, IReadOnlyDictionary<string, double> Accuracy);
+                             IReadOnlyDictionary<string, double> PruningError, IReadOnlyDictionary<string, double> Accuracy)
+    {
+        /// <summary>Per (eval command, language): what must agree between rows for their numbers to share a column, and the file it came from.</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
+        public IReadOnlyDictionary<(string Kind, string Language), (IReadOnlyDictionary<string, string> Fields, string File)> Fingerprints { get; init; } =
+            new Dictionary<(string, string), (IReadOnlyDictionary<string, string>, string)>();
+    }
 
     /// <summary>A metric the matrix can show: its name, how to read it from a row, and which way is better.</summary>
     sealed record Metric(string Title, Func<Row, IReadOnlyDictionary<string, double>> Cells, bool HigherIsBetter, string Format);
@@ -45,6 +52,7 @@ public static class EvalMatrixCommand
         command.SetAction(parse =>
         {
             var rows = Merge(parse.GetValue(results)!.Select(Read));
+            CheckFingerprints(rows);
             var languages = rows.SelectMany(r => Metrics.SelectMany(m => m.Cells(r).Keys)).Distinct().ToList();
             foreach (var metric in Metrics.Where(m => rows.Any(r => m.Cells(r).Count > 0)))
                 Print(metric, rows.Where(r => metric.Cells(r).Count > 0).ToList(), languages);
@@ -74,15 +82,59 @@ public static class EvalMatrixCommand
         if (kind is not ("eval ppl" or "eval hidden" or "eval mc") || json["results"] is not JsonArray results)
             throw new BadInputException($"{file}: not written by `repro eval ppl`, `eval hidden` or `eval mc` (no \"command\" of these with \"results\")");
         var model = (string?)json[kind == "eval hidden" ? "pruned" : "model"] ?? "";
-        var (calibration, method) = Calibration(model);
+        if (json["evaluated"] is not JsonObject evaluated)
+            throw new BadInputException($"{file}: has no \"evaluated\" record of the model it measured (written by an older repro); run the eval command again");
+        var (calibration, method) = ((string?)evaluated["calibration"] ?? "?", (string?)evaluated["method"] ?? "?");
         Dictionary<string, double> Column(Func<JsonNode, JsonNode?> field, double scale = 1) =>
             results.ToDictionary(r => (string)r!["language"]!, r => scale * Number(field(r!)));
-        return kind switch
+        var fingerprints = results.ToDictionary(r => (kind, (string)r!["language"]!), r => (Fingerprint(kind, json, r!), file));
+        var row = kind switch
         {
             "eval ppl" => new Row(calibration, method, model, Column(r => r["perplexity"]), Column(r => r["bitsPerByte"]), Empty, Empty, Empty),
             "eval hidden" => new Row(calibration, method, model, Empty, Empty, Column(r => r["meanSnrDb"]), Column(r => r["meanPruningError"]), Empty),
             _ => new Row(calibration, method, model, Empty, Empty, Empty, Empty, Column(r => r["result"]?["accuracy"], scale: 100)),
         };
+        return row with { Fingerprints = fingerprints };
+    }
+
+    /// <summary>
+    /// What must be equal for two rows' numbers to share a column: the split, window length and count, BOS policy and
+    /// hash of the evaluated text (eval ppl, hidden); the task file's hash, format, shots and BOS (eval mc).
+    /// </summary>
+    static IReadOnlyDictionary<string, string> Fingerprint(string kind, JsonNode file, JsonNode row)
+    {
+        static string S(JsonNode? n) => n?.ToJsonString() ?? "null";
+        return kind switch
+        {
+            "eval ppl" => new Dictionary<string, string>
+            {
+                ["split"] = S(file["split"]), ["seqlen"] = S(row["seqlen"]), ["windows"] = S(row["windows"]), ["bos"] = S(row["bosPolicy"]), ["textSha256"] = S(row["textSha256"]),
+            },
+            "eval hidden" => new Dictionary<string, string>
+            {
+                ["split"] = S(file["split"]), ["seqlen"] = S(file["seqlen"]), ["windows"] = S(row["windows"]), ["textSha256"] = S(row["textSha256"]),
+            },
+            _ => new Dictionary<string, string>
+            {
+                ["fileSha256"] = S(row["fileSha256"]), ["format"] = S(file["fingerprint"]?["format"]), ["shots"] = S(file["fingerprint"]?["shots"]),
+                ["bos"] = S(file["fingerprint"]?["bos"]), ["limit"] = S(file["fingerprint"]?["limit"]),
+            },
+        };
+    }
+
+    /// <summary>Every column's rows must agree on their fingerprints; the first disagreement is bad input naming the field and both files.</summary>
+    static void CheckFingerprints(IReadOnlyList<Row> rows)
+    {
+        var first = new Dictionary<(string, string), (IReadOnlyDictionary<string, string> Fields, string File)>();
+        foreach (var row in rows)
+            foreach (var (key, (fields, file)) in row.Fingerprints)
+            {
+                if (!first.TryGetValue(key, out var seen)) { first[key] = (fields, file); continue; }
+                foreach (var (name, value) in fields)
+                    if (seen.Fields.GetValueOrDefault(name) != value)
+                        throw new BadInputException($"{file}: its {key.Item1} results for '{key.Item2}' were measured with {name} {value}, but {seen.File}'s with " +
+                                                    $"{seen.Fields.GetValueOrDefault(name)}; rows measured differently cannot share a column");
+            }
     }
 
     static readonly IReadOnlyDictionary<string, double> Empty = new Dictionary<string, double>();
@@ -107,6 +159,7 @@ public static class EvalMatrixCommand
                 SnrDb = Union(old.SnrDb, row.SnrDb, row.Model),
                 PruningError = Union(old.PruningError, row.PruningError, row.Model),
                 Accuracy = Union(old.Accuracy, row.Accuracy, row.Model),
+                Fingerprints = old.Fingerprints.Concat(row.Fingerprints).ToDictionary(),
             };
         }
         return merged;
@@ -122,16 +175,6 @@ public static class EvalMatrixCommand
             if (!union.TryAdd(language, value))
                 throw new BadInputException($"two result files give {model} a value for '{language}' of the same metric; pass each model's results once");
         return union;
-    }
-
-    /// <summary>The calibration languages and method from the model's prune.json; "dense" for an unpruned model.</summary>
-    static (string Calibration, string Method) Calibration(string modelDir)
-    {
-        var prune = Path.Combine(modelDir, "prune.json");
-        if (!File.Exists(prune)) return ("dense", "dense");
-        var json = JsonNode.Parse(File.ReadAllText(prune))!;
-        var languages = json["calibration"]?["provenance"]?["spec"]?["languages"]?.AsArray().Select(l => (string)l!).ToList();
-        return (languages is { Count: > 0 } ? string.Join("+", languages) : "(no calibration)", (string?)json["method"] ?? "?");
     }
 
     static double Number(JsonNode? node) => node?.GetValueKind() == System.Text.Json.JsonValueKind.Number ? (double)node : double.NaN;

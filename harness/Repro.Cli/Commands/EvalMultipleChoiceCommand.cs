@@ -131,6 +131,7 @@ public static class EvalMultipleChoiceCommand
         {
             command = "eval mc",
             codeVersion = CodeVersion.Current,
+            evaluated = EvaluatedModel.Describe(modelDir),
             model = Path.GetFullPath(modelDir),
             modelType = loaded.Config.ModelType,
             device = deviceText,

@@ -15,8 +15,9 @@ public static class ClaimGrid
     public static IReadOnlyList<GridRun> Runs(Claim claim, ResolvedProfile profile)
     {
         if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
-        var runs = new List<GridRun>();
         var evaluations = Evaluations(profile);
+        if (!Measures(evaluations, grid.Metrics)) return [];   // nothing the claim reads would be measured
+        var runs = new List<GridRun>();
         foreach (var (model, folder) in profile.Models)
         {
             runs.Add(Dense(profile, model, folder, evaluations));
@@ -36,6 +37,16 @@ public static class ClaimGrid
     static GridRun Dense(ResolvedProfile profile, string model, string folder, IReadOnlyList<EvaluationChoice> evaluations) =>
         new(model, DenseBlock, DenseBlock, null, new RunRequest(model, folder, null, null, evaluations, profile.Corpus, profile.Tasks,
                                                              profile.Profile.Device, profile.Profile.DType));
+
+    /// <summary>Whether some evaluation yields one of <paramref name="metrics"/>: ppl/bpb from ppl, snr/pe from hidden, acc/acc_norm from mc.</summary>
+    public static bool Measures(IReadOnlyList<EvaluationChoice> evaluations, IReadOnlyList<string> metrics) =>
+        evaluations.Any(e => metrics.Any(m => e.Kind switch
+        {
+            EvaluationSpec.Perplexity => m is "ppl" or "bpb",
+            EvaluationSpec.Hidden => m is "snr" or "pe",
+            EvaluationSpec.MultipleChoice => m is "acc" or "acc_norm",
+            _ => false,
+        }));
 
     /// <summary>Calibration rows: <c>each</c> expands to every profile language; a mixture is written <c>ar-de-en</c>.</summary>
     public static IReadOnlyList<string> Rows(ProfileGrid grid, Profile profile) =>

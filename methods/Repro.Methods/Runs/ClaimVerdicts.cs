@@ -26,6 +26,9 @@ public static class ClaimVerdicts
 
     static Verdict Measured(Claim claim, ResolvedProfile profile, ResultStore store, string root, string expectations)
     {
+        var grid = claim.Profiles[profile.Profile.Name];
+        if (!ClaimGrid.Measures(ClaimGrid.Evaluations(profile), grid.Metrics))
+            return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
         var runs = ClaimGrid.Runs(claim, profile);
         var results = runs.Select(r => (Run: r, Result: store.TryGet(r.Request.Spec))).ToList();
         var missing = results.Count(r => r.Result is null);
@@ -38,7 +41,6 @@ public static class ClaimVerdicts
 
         var blocks = new List<Block>();
         var notes = new List<string>();
-        var grid = claim.Profiles[profile.Profile.Name];
         foreach (var (model, _) in profile.Models)
         {
             var dense = found.Single(r => r.Run.Model == model && r.Run.Block == ClaimGrid.DenseBlock).Result;
