@@ -25,14 +25,16 @@ public sealed class ClaimTests
         var profile = ProfileCatalog.Get(RepoPaths.Expectations, "tiny").Resolve(RepoPaths.Root, out var missing)
                       ?? throw new InvalidOperationException($"the tiny profile must run everywhere, but: {missing}");
         // Every tiny claim's grid at once, so each run is done once for all of them.
-        ClaimRunner.Run(ClaimCatalog.Load(RepoPaths.Expectations), profile, new ResultStore(StoreOf("tiny")), Shard.Whole);
+        var catalog = ClaimCatalog.Load(RepoPaths.Expectations);
+        ClaimRunner.Run(catalog, ClaimGrid.Plan(catalog, profile), profile, new ResultStore(StoreOf("tiny")), Shard.Whole);
         return profile;
     });
 
     [TestCaseSource(nameof(Cases))]
     public void Computed_verdict_matches_the_expected_one(string id, string profileName)
     {
-        var claim = ClaimCatalog.Load(RepoPaths.Expectations).Single(c => c.Id == id);
+        var catalog = ClaimCatalog.Load(RepoPaths.Expectations);
+        var claim = catalog.Single(c => c.Id == id);
         var store = new ResultStore(StoreOf(profileName));
         ResolvedProfile profile;
         if (profileName == "tiny") profile = Tiny.Value;
@@ -41,13 +43,13 @@ public sealed class ClaimTests
             Repro.Core.Torch.TorchRuntime.EnsureLoaded();
             profile = ProfileCatalog.Get(RepoPaths.Expectations, profileName).Resolve(RepoPaths.Root, out var missing)!;
             if (profile is null) Assert.Ignore($"profile {profileName} cannot run here: {missing}");
-            var runs = ClaimGrid.Runs(claim, profile);
+            var runs = ClaimGrid.Of(claim, ClaimGrid.Plan(catalog, profile), profile);
             var stored = runs.Count(r => store.TryGet(r.Request.Spec) is not null);
             if (stored < runs.Count)
                 Assert.Ignore($"profile {profileName} is run by {(profileName == "fixture" ? "`make repro`" : "`make nightly`")} (its budget is beyond a test run); " +
                               $"its store {store.Root} holds {stored} of this claim's {runs.Count} runs for this code version");
         }
-        var verdict = ClaimVerdicts.Compute(claim, profile, store, RepoPaths.Root, RepoPaths.Expectations);
+        var verdict = ClaimVerdicts.Compute(claim, ClaimGrid.Plan(catalog, profile), profile, store, RepoPaths.Root, RepoPaths.Expectations);
         TestContext.Out.WriteLine($"{id} at {profileName}: {verdict.Verdict}");
         foreach (var note in verdict.Verdict.Notes) TestContext.Out.WriteLine($"  {note}");
         TestContext.Out.WriteLine($"paper: {verdict.Paper}");

@@ -26,7 +26,7 @@ public sealed class GridSpecTests
     {
         var profile = ProfileCatalog.Get(RepoPaths.Expectations, "tiny").Resolve(RepoPaths.Root, out _)!;
         var claim = ClaimCatalog.Load(RepoPaths.Expectations).First(c => c.Id == "C1-ppl");
-        foreach (var run in ClaimGrid.Runs(claim, profile))
+        foreach (var run in ClaimGrid.Of(claim, ClaimGrid.Plan(ClaimCatalog.Load(RepoPaths.Expectations), profile), profile))
         {
             TestContext.Out.WriteLine($"{run.Request.Device} {run.Request.DType} {run.Request.Evaluations.Count} {run.Request.ModelDir} {run.Request.CorpusDir} {run.Request.TaskRoot}");
             foreach (var e in run.Request.Evaluations) TestContext.Out.WriteLine(e.ToString());

@@ -26,15 +26,16 @@ public static class ClaimsCommands
 
         public IEnumerable<Option> All => [Profile, Claim, Store];
 
-        public (IReadOnlyList<Claim> Claims, ResolvedProfile Profile, ResultStore Store) Resolve(ParseResult parse)
+        public (IReadOnlyList<Claim> Claims, IReadOnlyList<GridRun> Plan, ResolvedProfile Profile, ResultStore Store) Resolve(ParseResult parse)
         {
             var expectations = RepoPaths.Expectations;
             var profile = ProfileCatalog.Get(expectations, parse.GetValue(Profile)!);
-            var claims = Select(ClaimCatalog.Load(expectations), parse.GetValue(Claim)).Where(c => c.Profiles.ContainsKey(profile.Name)).ToList();
+            var catalog = ClaimCatalog.Load(expectations);
+            var claims = Select(catalog, parse.GetValue(Claim)).Where(c => c.Profiles.ContainsKey(profile.Name)).ToList();
             Repro.Core.Torch.TorchRuntime.EnsureLoaded();
             var resolved = profile.Resolve(RepoPaths.Root, out var missing)
                            ?? throw new BadInputException($"profile '{profile.Name}' cannot run here: {missing}");
-            return (claims, resolved, new ResultStore(parse.GetValue(Store) ?? Path.Combine(RepoPaths.Root, DefaultStore(profile.Name))));
+            return (claims, ClaimGrid.Plan(catalog, resolved), resolved, new ResultStore(parse.GetValue(Store) ?? Path.Combine(RepoPaths.Root, DefaultStore(profile.Name))));
         }
     }
 
@@ -73,24 +74,24 @@ public static class ClaimsCommands
         foreach (var option in common.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var (claims, profile, store) = common.Resolve(parse);
+            var (claims, plan, profile, store) = common.Resolve(parse);
             Shard slice;
             try { slice = Shard.Parse(parse.GetValue(shard)!); }
             catch (FormatException e) { throw new BadInputException($"--shard: {e.Message}"); }
-            RunGrid(claims, profile, store, slice, parse.GetValue(keep));
+            RunGrid(claims, plan, profile, store, slice, parse.GetValue(keep));
             if (slice.Count > 1)
             {
                 AnsiConsole.MarkupLine($"Shard {slice} done; merge the shards' stores into one folder and run `repro claims verdict` there.");
                 return ExitCodes.Ok;
             }
-            return PrintVerdicts(claims, profile, store);
+            return PrintVerdicts(claims, plan, profile, store);
         });
         return command;
     }
 
-    internal static void RunGrid(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store, Shard shard, bool keepModels)
+    internal static void RunGrid(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, Shard shard, bool keepModels)
     {
-        var total = ClaimGrid.Runs(claims, profile).Count;
+        var total = ClaimGrid.Of(claims, plan, profile).Count;
         AnsiConsole.MarkupLine($"Profile [bold]{profile.Profile.Name}[/]: {claims.Count} claims, {total} runs" +
                                (shard.Count > 1 ? $", shard {shard}" : "") + $", store {Markup.Escape(store.Root)}");
         AnsiConsole.Progress()
@@ -99,7 +100,7 @@ public static class ClaimsCommands
             {
                 var overall = ctx.AddTask("runs");
                 var current = ctx.AddTask("starting");
-                ClaimRunner.Run(claims, profile, store, shard, keepModels, new SynchronousProgress<GridProgress>(p =>
+                ClaimRunner.Run(claims, plan, profile, store, shard, keepModels, new SynchronousProgress<GridProgress>(p =>
                 {
                     overall.MaxValue = Math.Max(1, p.Total);
                     overall.Value = p.Done;
@@ -119,15 +120,15 @@ public static class ClaimsCommands
         foreach (var option in common.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var (claims, profile, store) = common.Resolve(parse);
-            return PrintVerdicts(claims, profile, store);
+            var (claims, plan, profile, store) = common.Resolve(parse);
+            return PrintVerdicts(claims, plan, profile, store);
         });
         return command;
     }
 
-    static int PrintVerdicts(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store)
+    static int PrintVerdicts(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store)
     {
-        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, profile, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
         var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Markup.Escape(store.Root)})") }
             .AddColumns("claim", "measured", "expected", "paper's tables", "why");
         foreach (var v in verdicts)
@@ -161,15 +162,15 @@ public static class ClaimsCommands
         foreach (var option in common.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var (claims, profile, store) = common.Resolve(parse);
+            var (claims, plan, profile, store) = common.Resolve(parse);
             if (parse.GetValue(common.Claim) is not null) throw new BadInputException("a snapshot covers every claim of the profile; drop --claim");
-            RunGrid(claims, profile, store, Shard.Whole, keepModels: false);
+            RunGrid(claims, plan, profile, store, Shard.Whole, keepModels: false);
             var path = Path.Combine(RepoPaths.Root, profile.Profile.Dense.Snapshot
                                     ?? throw new BadInputException($"profile '{profile.Profile.Name}' is gated by the paper, not by a snapshot"));
             // The dense gate reads the snapshot being written; measure with the gate off, then record.
             var ungated = profile with { Profile = profile.Profile with { Dense = profile.Profile.Dense with { Source = "none" } } };
-            var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, ungated, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
-            var snapshot = ClaimSnapshots.Measure(claims, profile, store, verdicts);
+            var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, ungated, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+            var snapshot = ClaimSnapshots.Measure(claims, plan, profile, store, verdicts);
             var differences = File.Exists(path) ? ClaimSnapshot.Load(path).Differences(snapshot) : ["(new snapshot)"];
             ResultFiles.WriteJson(path, snapshot);
             AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +

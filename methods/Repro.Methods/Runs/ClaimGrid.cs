@@ -4,39 +4,79 @@ using Repro.Core.Runs;
 
 namespace Repro.Methods.Runs;
 
-/// <summary>One run of a claim's grid: which block, calibration row and seed it fills, and the request that runs it.</summary>
-public sealed record GridRun(string Model, string Block, string Row, int? Seed, RunRequest Request);
+/// <summary>
+/// One run of the grids: which model, method (by <see cref="ClaimGrid.MethodKey"/>), calibration row and seed it is,
+/// and the request that runs it. Claims share runs: a block of one claim and a block of another with the same method
+/// read the same results.
+/// </summary>
+public sealed record GridRun(string Model, string MethodKey, string Row, int? Seed, RunRequest Request)
+{
+    public bool IsDense => MethodKey == ClaimGrid.DenseBlock;
+}
 
-/// <summary>Turns claims and a resolved profile into the runs they need (the dense baseline of every model included).</summary>
+/// <summary>
+/// Turns the claims of a profile into the runs they need, the dense baseline of every model included. A run
+/// evaluates what some claim reads from it and nothing else (a GPTQ run needs no hidden-state comparison if no claim
+/// reads one), so the plan is always made for the whole catalog and a claim's runs are the part of it its grid covers.
+/// </summary>
 public static class ClaimGrid
 {
     public const string DenseBlock = "dense";
 
-    public static IReadOnlyList<GridRun> Runs(Claim claim, ResolvedProfile profile)
+    /// <summary>Every run the <paramref name="catalog"/>'s claims need at the profile, each spec once.</summary>
+    public static IReadOnlyList<GridRun> Plan(IReadOnlyList<Claim> catalog, ResolvedProfile profile)
     {
-        if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
         var evaluations = Evaluations(profile);
-        if (!Measures(evaluations, grid.Metrics)) return [];   // nothing the claim reads would be measured
-        var runs = new List<GridRun>();
-        foreach (var (model, folder) in profile.Models)
+        var metrics = new Dictionary<(string Model, string Method, string Row, int? Seed), (MethodChoice? Choice, HashSet<string> Metrics)>();
+        foreach (var claim in catalog)
         {
-            runs.Add(Dense(profile, model, folder, evaluations));
-            foreach (var method in grid.Methods)
-                foreach (var row in Rows(grid, profile.Profile))
-                    foreach (var seed in profile.Profile.Calibration.Seeds)
-                        runs.Add(new GridRun(model, method.Block, row, seed, new RunRequest(model, folder, Choice(method),
-                            Calibration(profile.Profile, row, seed), evaluations, profile.Corpus, profile.Tasks, profile.Profile.Device, profile.Profile.DType)));
+            if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid) || !Measures(evaluations, grid.Metrics)) continue;
+            foreach (var (model, _) in profile.Models)
+            {
+                Need(metrics, (model, DenseBlock, DenseBlock, null), null, grid.Metrics);
+                foreach (var method in grid.Methods)
+                    foreach (var row in Rows(grid, profile.Profile))
+                        foreach (var seed in profile.Profile.Calibration.Seeds)
+                            Need(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics);
+            }
         }
-        return runs;
+        var folders = profile.Models.ToDictionary(m => m.Name, m => m.Folder);
+        return [.. metrics.Select(p =>
+        {
+            var (model, method, row, seed) = p.Key;
+            var needed = evaluations.Where(e => Measures([e], [.. p.Value.Metrics])).ToList();
+            var request = new RunRequest(model, folders[model], p.Value.Choice, seed is { } s ? Calibration(profile.Profile, row, s) : null, needed,
+                                         profile.Corpus, profile.Tasks, profile.Profile.Device, profile.Profile.DType);
+            return new GridRun(model, method, row, seed, request);
+        })];
     }
 
-    /// <summary>Every run of several claims, each spec once.</summary>
-    public static IReadOnlyList<GridRun> Runs(IEnumerable<Claim> claims, ResolvedProfile profile) =>
-        [.. claims.SelectMany(c => Runs(c, profile)).DistinctBy(r => r.Request.Spec.Hash)];
+    static void Need(Dictionary<(string, string, string, int?), (MethodChoice?, HashSet<string>)> metrics, (string, string, string, int?) key,
+                     MethodChoice? choice, IEnumerable<string> needed)
+    {
+        if (!metrics.TryGetValue(key, out var entry)) metrics[key] = entry = (choice, []);
+        entry.Item2.UnionWith(needed);
+    }
 
-    static GridRun Dense(ResolvedProfile profile, string model, string folder, IReadOnlyList<EvaluationChoice> evaluations) =>
-        new(model, DenseBlock, DenseBlock, null, new RunRequest(model, folder, null, null, evaluations, profile.Corpus, profile.Tasks,
-                                                             profile.Profile.Device, profile.Profile.DType));
+    /// <summary>The runs of <paramref name="plan"/> that <paramref name="claim"/>'s grid at the profile covers (its dense baselines included).</summary>
+    public static IReadOnlyList<GridRun> Of(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile)
+    {
+        if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
+        var methods = grid.Methods.Select(MethodKey).ToHashSet();
+        var rows = Rows(grid, profile.Profile).ToHashSet();
+        return [.. plan.Where(r => r.IsDense || (methods.Contains(r.MethodKey) && rows.Contains(r.Row)))];
+    }
+
+    /// <summary>The runs of several claims, each spec once.</summary>
+    public static IReadOnlyList<GridRun> Of(IEnumerable<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile) =>
+        [.. claims.SelectMany(c => Of(c, plan, profile)).DistinctBy(r => r.Request.Spec.Hash)];
+
+    /// <summary>How a grid's method is told apart from others: its method and options, e.g. <c>wanda-0.5</c>, <c>gptq-4b-g128</c>.</summary>
+    public static string MethodKey(GridMethod method)
+    {
+        var choice = Choice(method);
+        return choice.Options.Label(choice.Name, choice.Kind);
+    }
 
     /// <summary>Whether some evaluation yields one of <paramref name="metrics"/>: ppl/bpb from ppl, snr/pe from hidden, acc/acc_norm from mc.</summary>
     public static bool Measures(IReadOnlyList<EvaluationChoice> evaluations, IReadOnlyList<string> metrics) =>

@@ -15,10 +15,11 @@ public readonly record struct GridProgress(int Done, int Total, int Reused, stri
 public static class ClaimRunner
 {
     /// <returns>The runs of the slice, each with its result.</returns>
-    public static IReadOnlyList<(GridRun Run, RunResult Result)> Run(IEnumerable<Claim> claims, ResolvedProfile profile, ResultStore store,
-                                                                     Shard shard, bool keepModels = false, IProgress<GridProgress>? progress = null)
+    /// <param name="plan">The catalog's plan at the profile (<see cref="ClaimGrid.Plan"/>); <paramref name="claims"/> pick their part of it.</param>
+    public static IReadOnlyList<(GridRun Run, RunResult Result)> Run(IEnumerable<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile,
+                                                                     ResultStore store, Shard shard, bool keepModels = false, IProgress<GridProgress>? progress = null)
     {
-        var runs = ClaimGrid.Runs(claims, profile);
+        var runs = ClaimGrid.Of(claims, plan, profile);
         var selected = shard.Select(runs.Select(r => r.Request.Spec)).Select(s => s.Hash).ToHashSet();
         var slice = runs.Where(r => selected.Contains(r.Request.Spec.Hash)).ToList();
         var results = new List<(GridRun, RunResult)>();

@@ -6,23 +6,23 @@ namespace Repro.Methods.Runs;
 /// <summary>Measures a <see cref="ClaimSnapshot"/> of a profile from a store holding all its runs.</summary>
 public static class ClaimSnapshots
 {
-    public static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, ResolvedProfile profile, ResultStore store, IReadOnlyList<ClaimVerdict> verdicts)
+    public static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, IReadOnlyList<ClaimVerdict> verdicts)
     {
         var cells = new Dictionary<(string, string, string, string, string), SnapshotCell>();
         var dense = new Dictionary<(string, string, string), DenseFigure>();
         foreach (var claim in claims.Where(c => c.Profiles.ContainsKey(profile.Profile.Name)))
         {
             var grid = claim.Profiles[profile.Profile.Name];
-            var runs = ClaimGrid.Runs(claim, profile).Select(r => (Run: r, Result: store.TryGet(r.Request.Spec)
+            var runs = ClaimGrid.Of(claim, plan, profile).Select(r => (Run: r, Result: store.TryGet(r.Request.Spec)
                 ?? throw new InvalidOperationException($"{r.Request.Spec} is not in the store {store.Root}; run the profile first"))).ToList();
-            foreach (var (run, result) in runs.Where(r => r.Run.Block == ClaimGrid.DenseBlock))
+            foreach (var (run, result) in runs.Where(r => r.Run.IsDense))
                 foreach (var m in result.Measurements)
                     dense[(run.Model, m.Metric, m.Language)] = new DenseFigure(run.Model, m.Metric, m.Language, m.Value);
             foreach (var (model, _) in profile.Models)
                 foreach (var method in grid.Methods)
                 {
                     var block = ClaimVerdicts.Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
-                                                    runs.Where(r => r.Run.Model == model && r.Run.Block == method.Block).ToList(), null);
+                                                    runs.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList(), null);
                     foreach (var ((row, column), cell) in block.Cells)
                         cells[(model, method.Block, row, column.Task, column.Language)] =
                             new SnapshotCell(model, method.Block, row, column.Task, column.Language, cell.Mean, cell.Std, cell.Seeds);

@@ -16,38 +16,38 @@ public sealed record ClaimVerdict(string Claim, string Statement, string Profile
 /// </summary>
 public static class ClaimVerdicts
 {
-    public static ClaimVerdict Compute(Claim claim, ResolvedProfile profile, ResultStore store, string root, string expectations)
+    public static ClaimVerdict Compute(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations)
     {
         var grid = claim.Profiles[profile.Profile.Name];
         var paper = claim.Evaluate(ClaimCatalog.PaperBlocks(claim, expectations));
-        var verdict = Measured(claim, profile, store, root, expectations);
+        var verdict = Measured(claim, plan, profile, store, root, expectations);
         return new ClaimVerdict(claim.Id, claim.Statement, profile.Profile.Name, grid.Expected, verdict, paper, grid.Why);
     }
 
-    static Verdict Measured(Claim claim, ResolvedProfile profile, ResultStore store, string root, string expectations)
+    static Verdict Measured(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations)
     {
         var grid = claim.Profiles[profile.Profile.Name];
         if (!ClaimGrid.Measures(ClaimGrid.Evaluations(profile), grid.Metrics))
             return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
-        var runs = ClaimGrid.Runs(claim, profile);
+        var runs = ClaimGrid.Of(claim, plan, profile);
         var results = runs.Select(r => (Run: r, Result: store.TryGet(r.Request.Spec))).ToList();
         var missing = results.Count(r => r.Result is null);
         if (missing > 0)
             return Verdict.Inconclusive($"{missing} of {results.Count} runs are not in the store {store.Root}; `repro claims run --profile {profile.Profile.Name}` runs them");
         var found = results.Select(r => (r.Run, Result: r.Result!)).ToList();
 
-        var gate = DenseGate(profile, found.Where(r => r.Run.Block == ClaimGrid.DenseBlock).ToList(), root, claim, expectations);
+        var gate = DenseGate(profile, found.Where(r => r.Run.IsDense).ToList(), root, claim, expectations);
         if (gate is not null) return gate;
 
         var blocks = new List<Block>();
         var notes = new List<string>();
         foreach (var (model, _) in profile.Models)
         {
-            var dense = found.Single(r => r.Run.Model == model && r.Run.Block == ClaimGrid.DenseBlock).Result;
+            var dense = found.Single(r => r.Run.Model == model && r.Run.IsDense).Result;
             foreach (var method in grid.Methods)
             {
                 var block = Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
-                                  found.Where(r => r.Run.Model == model && r.Run.Block == method.Block).ToList(), dense);
+                                  found.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList(), dense);
                 if (block.Columns.Count == 0)
                     return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
                 var kept = AboveChance(block, profile.Profile.Chance, notes);
