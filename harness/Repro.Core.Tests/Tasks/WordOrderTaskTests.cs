@@ -146,21 +146,33 @@ public sealed class WordOrderTaskTests
     }
 
     [Test]
-    public void Every_committed_answer_is_a_sentence_of_the_test_split_and_no_passage_or_answer_is_in_calibration()
+    public void Every_committed_answer_is_a_sentence_of_the_test_split_and_no_passage_or_answer_is_one_of_another_split()
     {
         foreach (var file in Directory.GetFiles(TaskDir, "*.jsonl.gz"))
         {
             var language = FixtureLanguage.All.Single(l => WordOrderTask.FileName(l) == Path.GetFileName(file));
             var test = string.Join("\n", WordOrderTask.ReadDocuments(Path.Combine(CorporaDir, language.Code, "test.jsonl.gz")).Select(d => d.Text));
-            var calibration = string.Join("\n", WordOrderTask.ReadDocuments(Path.Combine(CorporaDir, language.Code, "calibration.jsonl.gz")).Select(d => d.Text));
+            var elsewhere = WordOrderTask.SentencesElsewhere(CorporaDir, language);
+            Assert.That(elsewhere, Is.Not.Empty, language.Code);
             var items = BelebeleReader.Read(file);
             Assert.That(items, Has.All.Matches<BelebeleItem>(i => i.Dialect == language.Dialect && i.Ds == WordOrderTask.Ds), file);
             foreach (var item in items)
             {
                 Assert.That(test, Does.Contain(item.FloresPassage).And.Contain(item.Answers[item.GoldIndex]), $"{file} #{item.QuestionNumber}");
-                Assert.That(calibration, Does.Not.Contain(item.Answers[item.GoldIndex]), $"{file} #{item.QuestionNumber}");
+                Assert.That(elsewhere, Does.Not.Contain(item.FloresPassage).And.Not.Contain(item.Answers[item.GoldIndex]), $"{file} #{item.QuestionNumber}");
             }
         }
+    }
+
+    [Test]
+    public void A_sentence_of_another_split_is_not_asked_about()
+    {
+        var documents = Documents();
+        var all = WordOrderTask.Build(German, documents);
+        var seen = new HashSet<string>(StringComparer.Ordinal) { all[0].Answers[all[0].GoldIndex] };
+        var rest = WordOrderTask.Build(German, documents, elsewhere: seen);
+        Assert.That(rest.SelectMany(i => new[] { i.FloresPassage, i.Answers[i.GoldIndex] }), Has.None.AnyOf(seen.ToArray()));
+        Assert.That(rest, Is.Not.Empty);
     }
 
     [Test]

@@ -43,7 +43,8 @@ public enum WordOrderCorruption
 /// put every trained language of Kurz et al.'s set between about 50 and 90 %.
 /// All four answers have the same characters, so answer length says nothing and acc equals acc_norm. The terminal
 /// punctuation stays at the end (moving it would be a give-away of its own); in Chinese, which has no spaces, a "word"
-/// is a character, and a run of non-Chinese text (a command name, a number) is one. Sampling and corruption use
+/// is a character, and a run of non-Chinese text (a command name, a number) is one. A passage or answer that is also a
+/// sentence of the language's train, calibration or validation split is not asked about. Sampling and corruption use
 /// <see cref="SplitMix64"/> seeded by <see cref="SubSeed"/>("word-order", 0, dialect). Passage and answer together are
 /// at most <see cref="MaxItemBytes"/> UTF-8 bytes (the fixture models' tokens), so nothing is cut in the small model's
 /// 512-token window (the tiny model's 256-token window cuts passages from the left, as the harness does).
@@ -72,8 +73,13 @@ public static class WordOrderTask
     /// <summary>Characters that end a sentence and stay at its end in every distractor.</summary>
     const string Terminal = ".!?؟…。！？:;：；\"'”’»)）」』";
 
+    /// <param name="elsewhere">Sentences of the language's other splits (train, calibration, validation): a passage or
+    ///   answer among them is not asked about. Documents never share splits, but short strings recur across documents
+    ///   (Hebrew's language-pack messages, the handbook's stock phrases), and a model trained or calibrated on a
+    ///   sentence must not be asked about it.</param>
     public static List<BelebeleItem> Build(FixtureLanguage language, IReadOnlyList<BuiltDocument> testDocuments,
-                                           WordOrderCorruption corruption = Committed, int maxItems = MaxItemsPerLanguage)
+                                           WordOrderCorruption corruption = Committed, int maxItems = MaxItemsPerLanguage,
+                                           IReadOnlySet<string>? elsewhere = null)
     {
         var sentences = testDocuments.Select(d => SentenceSplitter.Split(d.Text)).ToList();
         var joiner = language.Code == "zh" ? "" : " ";
@@ -90,6 +96,7 @@ public static class WordOrderTask
                 var answerBytes = Bytes(string.Join(joiner, answerSentences));
                 if (answerBytes < MinAnswerBytes || answerBytes > MaxAnswerBytes) continue;
                 if (Bytes(sentences[d][i - 1]) + 1 + answerBytes > MaxItemBytes) continue;
+                if (elsewhere is not null && sentences[d].Skip(i - 1).Take(span + 1).Any(elsewhere.Contains)) continue;
                 candidates.Add((d, i));
             }
         }
@@ -231,8 +238,17 @@ public static class WordOrderTask
         return documents;
     }
 
+    /// <summary>Every sentence of a language's splits other than test, for <see cref="Build"/>'s <c>elsewhere</c>.</summary>
+    public static HashSet<string> SentencesElsewhere(string corpora, FixtureLanguage language) =>
+    [
+        .. DocumentSplit.Names.Where(split => split != DocumentSplit.Test)
+            .Select(split => Path.Combine(corpora, language.Code, $"{split}.jsonl.gz")).Where(File.Exists)
+            .SelectMany(ReadDocuments).SelectMany(d => SentenceSplitter.Split(d.Text)),
+    ];
+
     /// <summary>
-    /// Builds the task for every fixture language from <c>{corpora}/{lang}/test.jsonl.gz</c> and writes it to
+    /// Builds the task for every fixture language from <c>{corpora}/{lang}/test.jsonl.gz</c>, leaving out sentences that
+    /// also occur in its other splits, and writes it to
     /// <paramref name="directory"/> with a manifest.json (SHA-256 per file). Returns (dialect, item count) per file.
     /// </summary>
     public static List<(string Dialect, int Items)> WriteAll(string corpora, string directory, WordOrderCorruption corruption = Committed)
@@ -243,7 +259,7 @@ public static class WordOrderTask
         {
             var source = Path.Combine(corpora, language.Code, "test.jsonl.gz");
             var path = Path.Combine(directory, FileName(language));
-            var items = File.Exists(source) ? Build(language, ReadDocuments(source), corruption) : [];
+            var items = File.Exists(source) ? Build(language, ReadDocuments(source), corruption, elsewhere: SentencesElsewhere(corpora, language)) : [];
             if (items.Count == 0)
             {
                 if (File.Exists(path)) File.Delete(path);
