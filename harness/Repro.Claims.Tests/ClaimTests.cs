@@ -55,4 +55,20 @@ public sealed class ClaimTests
         TestContext.Out.WriteLine($"paper: {verdict.Paper}");
         Assert.That(verdict.Verdict.Outcome, Is.EqualTo(verdict.Expected), $"{verdict.Verdict}; expected because: {verdict.Why}");
     }
+
+    [Test]
+    public void Tiny_cells_and_dense_figures_match_their_snapshot_within_the_seed_tolerance()
+    {
+        var profile = Tiny.Value;
+        var catalog = ClaimCatalog.Load(RepoPaths.Expectations);
+        var plan = ClaimGrid.Plan(catalog, profile);
+        var store = new ResultStore(StoreOf("tiny"));
+        var claims = catalog.Where(c => c.Profiles.ContainsKey("tiny")).ToList();
+        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+        var measured = ClaimSnapshots.Measure(claims, plan, profile, store, verdicts);
+        var path = Path.Combine(RepoPaths.Root, profile.Profile.Dense.Snapshot!);
+        var differences = ClaimSnapshot.Load(path).Differences(measured);
+        Assert.That(differences, Is.Empty, $"measured differs from {path}; if the change is intended, `./repro claims snapshot --profile tiny` records it:\n" +
+                                           string.Join("\n", differences.Take(30)));
+    }
 }

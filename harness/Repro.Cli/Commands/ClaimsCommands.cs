@@ -53,11 +53,13 @@ public static class ClaimsCommands
         var command = new Command("list", "List the claims: id, source, rule, and the expected verdict per profile.");
         command.SetAction(_ =>
         {
-            var table = new Table().AddColumns("claim", "source", "rule", "tiny", "fixture", "paper", "statement");
-            foreach (var claim in ClaimCatalog.Load(RepoPaths.Expectations))
-                table.AddRow(Markup.Escape(claim.Id), Markup.Escape(claim.Source.Where), Markup.Escape(claim.Rule),
-                             Expected(claim, "tiny"), Expected(claim, "fixture"), Expected(claim, "paper"), Markup.Escape(claim.Statement));
+            var claims = ClaimCatalog.Load(RepoPaths.Expectations);
+            var table = new Table().AddColumns("claim", "rule", "tiny", "fixture", "paper", "source");
+            foreach (var claim in claims)
+                table.AddRow(Markup.Escape(claim.Id), Markup.Escape(claim.Rule), Expected(claim, "tiny"), Expected(claim, "fixture"), Expected(claim, "paper"),
+                             Markup.Escape(claim.Source.Where));
             AnsiConsole.Write(table);
+            foreach (var claim in claims) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(claim.Id)}[/] {Markup.Escape(claim.Statement)}");
             return ExitCodes.Ok;
         });
         return command;

@@ -31,8 +31,9 @@ public sealed record PaperEvidence(IReadOnlyList<string> Tables, IReadOnlyList<s
 /// <param name="Calibrations"><c>each</c> (every profile language alone) and/or mixtures written <c>ar-de-en</c>.</param>
 /// <param name="Metrics">Measured metrics that form the columns: <c>ppl</c>, <c>bpb</c>, <c>snr</c>, <c>pe</c> (one column per language), or <c>acc</c> / <c>acc_norm</c> (one per task and language).</param>
 /// <param name="Why">Why this verdict is expected at this profile's scale, especially where it differs from the paper's.</param>
+/// <param name="Seeds">Calibration seeds of this grid when they differ from the profile's (a budget choice the file states).</param>
 public sealed record ProfileGrid(IReadOnlyList<GridMethod> Methods, IReadOnlyList<string> Calibrations, IReadOnlyList<string> Metrics,
-                                 Outcome Expected, string Why);
+                                 Outcome Expected, string Why, IReadOnlyList<int>? Seeds = null);
 
 /// <param name="Block">The block's name, matching the paper's method column (<c>wanda</c>, <c>sparsegpt</c>, <c>gptq4</c>, ...).</param>
 public sealed record GridMethod(string Block, string Method, decimal? Sparsity = null, string? Nm = null, int? Bits = null, int? GroupSize = null,

@@ -55,7 +55,7 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
         foreach (var cell in measured.Cells)
         {
             if (!old.Remove(Key(cell), out var before)) { lines.Add($"{Name(cell)}: new cell {F(cell.Mean)}"); continue; }
-            var tolerance = Tolerances.GetValueOrDefault(cell.Task, 0);
+            var tolerance = Tolerance(cell.Task, before.Mean);
             if (!(Math.Abs(cell.Mean - before.Mean) <= tolerance))
                 lines.Add($"{Name(cell)}: {F(before.Mean)} → {F(cell.Mean)} (tolerance {F(tolerance)})");
         }
@@ -64,11 +64,14 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
         foreach (var d in measured.Dense)
         {
             if (!dense.TryGetValue((d.Model, d.Metric, d.Language), out var before)) { lines.Add($"dense {d.Model} {d.Metric} {d.Language}: new figure {F(d.Value)}"); continue; }
-            var tolerance = Tolerances.GetValueOrDefault(d.Metric, 0);
+            var tolerance = Tolerance(d.Metric, before.Value);
             if (!(Math.Abs(d.Value - before.Value) <= tolerance)) lines.Add($"dense {d.Model} {d.Metric} {d.Language}: {F(before.Value)} → {F(d.Value)} (tolerance {F(tolerance)})");
         }
         return lines;
     }
+
+    /// <summary>The metric's seed tolerance, and never below a millionth of the value: float rounding across machines and BLAS builds.</summary>
+    double Tolerance(string metric, double value) => Math.Max(Tolerances.GetValueOrDefault(metric, 0), 1e-6 * Math.Abs(value));
 
     static (string, string, string, string, string) Key(SnapshotCell c) => (c.Model, c.Block, c.Row, c.Task, c.Language);
     static string Name(SnapshotCell c) => $"{c.Model} {c.Block} calibration {c.Row}, {c.Task} {c.Language}";

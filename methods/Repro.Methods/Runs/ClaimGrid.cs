@@ -36,7 +36,7 @@ public static class ClaimGrid
                 Need(metrics, (model, DenseBlock, DenseBlock, null), null, grid.Metrics);
                 foreach (var method in grid.Methods)
                     foreach (var row in Rows(grid, profile.Profile))
-                        foreach (var seed in profile.Profile.Calibration.Seeds)
+                        foreach (var seed in grid.Seeds ?? profile.Profile.Calibration.Seeds)
                             Need(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics);
             }
         }
@@ -64,7 +64,8 @@ public static class ClaimGrid
         if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
         var methods = grid.Methods.Select(MethodKey).ToHashSet();
         var rows = Rows(grid, profile.Profile).ToHashSet();
-        return [.. plan.Where(r => r.IsDense || (methods.Contains(r.MethodKey) && rows.Contains(r.Row)))];
+        var seeds = (grid.Seeds ?? profile.Profile.Calibration.Seeds).ToHashSet();
+        return [.. plan.Where(r => r.IsDense || (methods.Contains(r.MethodKey) && rows.Contains(r.Row) && seeds.Contains(r.Seed!.Value)))];
     }
 
     /// <summary>The runs of several claims, each spec once.</summary>
