@@ -1,3 +1,4 @@
+using Repro.Methods.Claims;
 using Repro.Core;
 using Repro.Core.Claims;
 using Repro.Methods.Runs;

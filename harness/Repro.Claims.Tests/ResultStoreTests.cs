@@ -1,3 +1,4 @@
+using Repro.Methods.Claims;
 using FsCheck;
 using FsCheck.Fluent;
 using Repro.Core.Claims;

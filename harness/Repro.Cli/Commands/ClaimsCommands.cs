@@ -1,3 +1,4 @@
+using Repro.Methods.Claims;
 using System.CommandLine;
 using System.Globalization;
 using Repro.Core;

@@ -27,6 +27,16 @@ public static class Rules
         ByName.TryGetValue(name, out var rule) ? rule
         : throw new ClaimFileException(source, $"unknown rule '{name}'; known rules: {string.Join(", ", ByName.Keys)}");
 
+    /// <summary>
+    /// Shares and ranks over a handful of columns say nothing: below <c>minColumns</c> (default 5) columns a rule is
+    /// inconclusive, naming how many it had (at small scale most accuracy columns can be at chance and dropped).
+    /// </summary>
+    static Verdict? TooFew(int columns, RuleParameters p, string what)
+    {
+        var min = (int)p.Number("minColumns", 5);
+        return columns < min ? Verdict.Inconclusive($"only {columns} {what}, fewer than the {min} this rule needs to decide") : null;
+    }
+
     static string F(double value, string format = "0.###") => value.ToString(format, CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -73,6 +83,7 @@ public static class Rules
             columns += read.Count;
             rows = Math.Max(rows, block.MonolingualRows.Count);
         }
+        if (TooFew(columns, p, "columns with their calibration row") is { } few) return few;
         var tail = Statistics.BinomialTail(pooled, columns, 1.0 / rows);
         figures["pooled diagonal columns"] = pooled;
         figures["pooled columns"] = columns;
@@ -118,7 +129,7 @@ public static class Rules
             columns += read.Count;
             rows = Math.Max(rows, block.MonolingualRows.Count);
         }
-        if (columns == 0) return Verdict.Inconclusive("no column has its calibration row");
+        if (TooFew(columns, p, "columns with their calibration row") is { } few) return few;
         var tail = Statistics.BinomialTail(pooled, columns, 1.0 / rows);
         var share = (double)pooled / columns;
         figures["pooled diagonal columns"] = pooled;
@@ -172,7 +183,7 @@ public static class Rules
             n += read.Count;
             rows = Math.Max(rows, block.MonolingualRows.Count);
         }
-        if (n == 0) return Verdict.Inconclusive("no column has its calibration row");
+        if (TooFew(n, p, "columns with their calibration row") is { } few) return few;
         var tail = Statistics.BinomialTail(wins, n, 1.0 / rows);
         figures["W"] = wins;
         figures["W strict"] = strict;
@@ -205,7 +216,7 @@ public static class Rules
         {
             var read = DiagonalColumns.Read(block, block.MonolingualRows, fallback, out var problem);
             if (problem is not null) return Verdict.Inconclusive(problem);
-            if (read.Count == 0) return Verdict.Inconclusive($"{block.Name}: no column has its calibration row");
+            if (TooFew(read.Count, p, $"columns with their calibration row in {block.Name}") is { } few) return few;
             var wins = read.Count(c => c.Rank == 1);
             var meanRank = read.Average(c => c.Rank);
             var tail = Statistics.BinomialTail(wins, read.Count, 1.0 / block.MonolingualRows.Count);
@@ -252,6 +263,7 @@ public static class Rules
             }
             return [.. spreads];
         }
+        if (TooFew(Math.Min(low.Columns.Count, high.Columns.Count), p, "columns") is { } few) return few;
         var lowSpreads = Spreads(low, out var lowProblem);
         if (lowProblem is not null) return Verdict.Inconclusive(lowProblem);
         var highSpreads = Spreads(high, out var highProblem);
@@ -326,7 +338,7 @@ public static class Rules
             figures[$"{block.Name}: columns"] = blockN;
             (helps, hurts, n) = (helps + blockHelps, hurts + blockHurts, n + blockN);
         }
-        if (n == 0) return Verdict.Inconclusive("no column shares a language with the mixture");
+        if (TooFew(n, p, "columns in a language of the mixture") is { } few) return few;
         var (helpShare, hurtShare) = ((double)helps / n, (double)hurts / n);
         figures["mixture better"] = helps;
         figures["mixture worse"] = hurts;

@@ -12,15 +12,20 @@ public static class CodeVersion
         typeof(CodeVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     /// <summary>
-    /// The folders whose code computes a run's numbers: the engine and the methods. Documentation, tests, the CLI
-    /// and expectations are left out, so committing a claim file or a snapshot does not invalidate finished runs.
+    /// The code that computes a run's numbers: the engine and the methods, without their claim code (rules, verdicts,
+    /// grids read results; they never change one), plus the package versions. Documentation, tests, the CLI and
+    /// expectations are left out, so committing a claim file, a rule or a snapshot does not invalidate finished runs.
     /// </summary>
     public static IReadOnlyList<string> ComputingSources { get; } = ["harness/Repro.Core", "methods/Repro.Methods", "Directory.Packages.props"];
 
+    /// <summary>Paths under <see cref="ComputingSources"/> that compute nothing a run records.</summary>
+    public static IReadOnlyList<string> NonComputing { get; } = ["harness/Repro.Core/Claims", "methods/Repro.Methods/Claims"];
+
     /// <summary>
-    /// What goes into a run spec: the git object ids of <see cref="ComputingSources"/> at HEAD (equal across commits
-    /// that do not touch them), and whether the working tree differs there (then the SHA-256 of that diff, so two
-    /// uncommitted states never share results). Outside a checkout, or without git, the assembly's version.
+    /// What goes into a run spec: a hash of the git blob ids of every file under <see cref="ComputingSources"/> at
+    /// HEAD (equal across commits that do not touch them), and whether the working tree differs there (then the
+    /// SHA-256 of that diff, so two uncommitted states never share results). Outside a checkout, or without git, the
+    /// assembly's version.
     /// </summary>
     public static CodeVersionRecord Record => record.Value;
 
@@ -29,16 +34,17 @@ public static class CodeVersion
 
     static readonly Lazy<string> commit = new(() => TryRoot() is { } root ? Git(root, "rev-parse HEAD")?.Trim() ?? Current : Current);
 
+    static string Pathspecs => string.Join(' ', ComputingSources.Select(s => $"\"{s}\"").Concat(NonComputing.Select(s => $"\":(exclude){s}\"")));
+
     static readonly Lazy<CodeVersionRecord> record = new(() =>
     {
         if (TryRoot() is not { } root) return new CodeVersionRecord(Current, false, null);
-        var trees = Git(root, "rev-parse " + string.Join(' ', ComputingSources.Select(s => $"HEAD:{s}")));
-        if (string.IsNullOrWhiteSpace(trees)) return new CodeVersionRecord(Current, false, null);
-        var version = "sources-" + Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(trees.ReplaceLineEndings("\n"))))[..16];
-        var diff = Git(root, "diff HEAD --no-ext-diff --binary -- " + string.Join(' ', ComputingSources)) ?? "";
-        return diff.Length == 0
-            ? new CodeVersionRecord(version, false, null)
-            : new CodeVersionRecord(version, true, Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(diff)))[..16]);
+        var tree = Git(root, "ls-tree -r HEAD -- " + Pathspecs);
+        if (string.IsNullOrWhiteSpace(tree)) return new CodeVersionRecord(Current, false, null);
+        static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ReplaceLineEndings("\n"))))[..16];
+        var version = "sources-" + Sha(tree);
+        var diff = Git(root, "diff HEAD --no-ext-diff --binary -- " + Pathspecs) ?? "";
+        return diff.Length == 0 ? new CodeVersionRecord(version, false, null) : new CodeVersionRecord(version, true, Sha(diff));
     });
 
     static string? TryRoot()

@@ -1,8 +1,9 @@
+using Repro.Methods.Runs;
 using System.Text.Json;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
 
-namespace Repro.Methods.Runs;
+namespace Repro.Methods.Claims;
 
 /// <summary>
 /// One run of the grids: which model, method (by <see cref="ClaimGrid.MethodKey"/>), calibration row and seed it is,

@@ -1,7 +1,8 @@
+using Repro.Methods.Runs;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
 
-namespace Repro.Methods.Runs;
+namespace Repro.Methods.Claims;
 
 /// <summary>Measures a <see cref="ClaimSnapshot"/> of a profile from a store holding all its runs.</summary>
 public static class ClaimSnapshots

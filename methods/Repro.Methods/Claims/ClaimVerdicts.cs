@@ -1,8 +1,9 @@
+using Repro.Methods.Runs;
 using System.Globalization;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
 
-namespace Repro.Methods.Runs;
+namespace Repro.Methods.Claims;
 
 /// <summary>A claim's verdict at one profile, next to the verdict its rule gives on the paper's own tables.</summary>
 public sealed record ClaimVerdict(string Claim, string Statement, string Profile, Outcome Expected, Verdict Verdict, Verdict Paper, string Why)
@@ -57,7 +58,7 @@ public static class ClaimVerdicts
             }
         }
         var verdict = claim.Evaluate(blocks);
-        return verdict with { Notes = [.. notes, .. verdict.Notes] };
+        return verdict with { Notes = [.. notes.Distinct(), .. verdict.Notes] };
     }
 
     /// <summary>

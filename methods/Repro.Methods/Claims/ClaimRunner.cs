@@ -1,8 +1,9 @@
+using Repro.Methods.Runs;
 using System.Diagnostics;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
 
-namespace Repro.Methods.Runs;
+namespace Repro.Methods.Claims;
 
 /// <summary>Progress of a grid: runs done of total (reused ones included), the current run and its stage, and an estimate of the time left.</summary>
 public readonly record struct GridProgress(int Done, int Total, int Reused, string Current, string Stage, TimeSpan? Remaining);
