@@ -15,7 +15,7 @@ public sealed class ProfileTests
         Assert.That(missing, Is.Null);
         var evaluations = ClaimGrid.Evaluations(resolved);
         Assert.That(evaluations.Select(e => e.Split), Is.All.EqualTo("validation"));
-        Assert.That(evaluations.Select(e => e.Bos), Is.All.EqualTo("stream"));
+        Assert.That(evaluations.Where(e => e.Kind != "mc").Select(e => e.Bos), Is.All.EqualTo("stream"), "the BOS policy a perplexity file leaves unnamed");
         Assert.That(evaluations.Select(e => e.Languages), Is.All.EqualTo(profile.Languages));
     }
 }
@@ -23,15 +23,17 @@ public sealed class ProfileTests
 public sealed class GridSpecTests
 {
     [Test]
-    public void Every_run_of_a_tiny_grid_has_a_spec()
+    public void Every_run_of_a_tiny_grid_has_a_spec_and_reads_only_what_its_claims_need()
     {
         var profile = ProfileCatalog.Get(RepoPaths.Expectations, "tiny").Resolve(RepoPaths.Root, out _)!;
         var claim = ClaimCatalog.Load(RepoPaths.Expectations).First(c => c.Id == "C1-ppl");
         foreach (var run in ClaimGrid.Of(claim, ClaimGrid.Plan(ClaimCatalog.Load(RepoPaths.Expectations), profile), profile))
         {
-            TestContext.Out.WriteLine($"{run.Request.Device} {run.Request.DType} {run.Request.Evaluations.Count} {run.Request.ModelDir} {run.Request.CorpusDir} {run.Request.TaskRoot}");
-            foreach (var e in run.Request.Evaluations) TestContext.Out.WriteLine(e.ToString());
             Assert.That(run.Request.Spec.Hash, Has.Length.EqualTo(64));
+            if (!run.IsDense) Assert.That(run.Request.Evaluations.Select(e => e.Kind), Does.Contain("ppl"), $"{run.Request.Spec}: C1-ppl reads perplexity");
         }
+        var plan = ClaimGrid.Plan(ClaimCatalog.Load(RepoPaths.Expectations), profile);
+        Assert.That(plan.Where(r => r.MethodKey.StartsWith("gptq", StringComparison.Ordinal)).SelectMany(r => r.Request.Evaluations.Select(e => e.Kind)),
+                    Is.All.EqualTo("mc"), "no claim reads perplexity or hidden states of the GPTQ runs");
     }
 }

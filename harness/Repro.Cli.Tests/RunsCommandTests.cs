@@ -38,3 +38,35 @@ public sealed class RunsCommandTests
         Assert.That(CanonicalJson.Bytes(b), Is.EqualTo(CanonicalJson.Bytes(a)));
     }
 }
+
+public sealed class KilledRunTests
+{
+    [Test]
+    public void A_grid_killed_mid_run_leaves_only_complete_result_files()
+    {
+        using var folder = new TempFolder();
+        var store = folder.Sub("store");
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "repro.dll"), "claims", "run", "--profile", "tiny", "--claim", "C1-ppl", "--store", store])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var clock = Stopwatch.StartNew();
+        // Kill it while a later run is in flight: after the first result file appears and a work folder exists again.
+        while (clock.Elapsed < TimeSpan.FromMinutes(3) && !process.HasExited)
+        {
+            var results = Directory.Exists(store) ? Directory.GetFiles(store, "*.json").Length : 0;
+            var working = Directory.Exists(Path.Combine(store, ".work")) && Directory.EnumerateFileSystemEntries(Path.Combine(store, ".work")).Any();
+            if (results >= 2 && working) break;
+            Thread.Sleep(50);
+        }
+        Assert.That(process.HasExited, Is.False, "the grid finished before it could be killed");
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+
+        var finished = new ResultStore(store).All();   // throws, naming the file, if any *.json is not a complete result
+        Assert.That(finished, Has.Count.GreaterThanOrEqualTo(2));
+        Assert.That(finished.Select(r => Path.GetFileName(new ResultStore(store).PathOf(r.Spec))),
+                    Is.EquivalentTo(Directory.GetFiles(store, "*.json").Select(Path.GetFileName)), "every result file is named by its own spec");
+    }
+}
