@@ -37,6 +37,37 @@ public static class Rules
         return columns < min ? Verdict.Inconclusive($"only {columns} {what}, fewer than the {min} this rule needs to decide") : null;
     }
 
+    /// <summary>Every block's diagonal columns over its single-language rows, or the verdict naming the first missing or non-finite cell.</summary>
+    static Verdict? ReadAll(IReadOnlyList<Block> blocks, double fallback, out List<(Block Block, List<DiagonalColumn> Columns)> read)
+    {
+        read = [];
+        foreach (var block in blocks)
+        {
+            var columns = DiagonalColumns.Read(block, block.MonolingualRows, fallback, out var problem);
+            if (problem is not null) return Verdict.Inconclusive(problem);
+            read.Add((block, columns));
+        }
+        return null;
+    }
+
+    /// <summary>Per-block and pooled diagonal counts into <paramref name="figures"/>; the pooled count's binomial tail at chance 1/rows.</summary>
+    static (int Pooled, int Columns, double Tail) Pool(List<(Block Block, List<DiagonalColumn> Columns)> read, Dictionary<string, double> figures)
+    {
+        foreach (var (block, columns) in read)
+        {
+            figures[$"{block.Name}: diagonal columns"] = columns.Count(c => c.IsDiagonal);
+            figures[$"{block.Name}: columns"] = columns.Count;
+        }
+        var pooled = read.Sum(b => b.Columns.Count(c => c.IsDiagonal));
+        var total = read.Sum(b => b.Columns.Count);
+        var rows = read.Max(b => b.Block.MonolingualRows.Count);
+        var tail = Statistics.BinomialTail(pooled, total, 1.0 / rows);
+        figures["pooled diagonal columns"] = pooled;
+        figures["pooled columns"] = total;
+        figures["pooled binomial tail"] = tail;
+        return (pooled, total, tail);
+    }
+
     static string F(double value, string format = "0.###") => value.ToString(format, CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -53,18 +84,16 @@ public static class Rules
         var failShare = p.Number("failViolationShare", 3.0 / 7);
         var pooledTail = p.Number("pooledTail", 0.01);
         var fallback = p.Number("fallbackRelative", 0.005);
+        if (ReadAll(blocks, fallback, out var reads) is { } problem) return problem;
         var figures = new Dictionary<string, double>();
         var evidence = new List<EvidenceCell>();
         var notes = new List<string>();
         var outcomes = new List<Outcome>();
-        int pooled = 0, columns = 0, rows = 0;
-        foreach (var block in blocks)
+        foreach (var (block, read) in reads)
         {
-            var read = DiagonalColumns.Read(block, block.MonolingualRows, fallback, out var problem);
-            if (problem is not null) return Verdict.Inconclusive(problem);
             if (read.Count == 0) return Verdict.Inconclusive($"{block.Name}: no column has its calibration row");
             var diagonal = read.Count(c => c.IsDiagonal);
-            var violations = read.Where(c => !c.IsDiagonal && c.RelativeGap > near).ToList();
+            var violations = read.Count(c => !c.IsDiagonal && c.RelativeGap > near);
             foreach (var c in read.Where(c => !c.IsDiagonal))
             {
                 var kind = c.RelativeGap > near ? "violation" : "near-diagonal";
@@ -73,21 +102,12 @@ public static class Rules
                 notes.Add($"{block.Name}, {c.Column}: {kind}, {c.BestOtherRow} {F(c.BestOther.Mean)} beats the diagonal {F(c.Diagonal.Mean)} " +
                           $"by {F(100 * c.RelativeGap, "0.0")} % (rank {c.Rank})");
             }
-            var outcome = diagonal >= minShare * read.Count - 1e-9 && violations.Count == 0 ? Outcome.Holds
-                : violations.Count >= failShare * read.Count - 1e-9 ? Outcome.Fails : Outcome.Inconclusive;
-            outcomes.Add(outcome);
-            figures[$"{block.Name}: diagonal columns"] = diagonal;
-            figures[$"{block.Name}: violations"] = violations.Count;
-            figures[$"{block.Name}: columns"] = read.Count;
-            pooled += diagonal;
-            columns += read.Count;
-            rows = Math.Max(rows, block.MonolingualRows.Count);
+            outcomes.Add(diagonal >= minShare * read.Count - 1e-9 && violations == 0 ? Outcome.Holds
+                : violations >= failShare * read.Count - 1e-9 ? Outcome.Fails : Outcome.Inconclusive);
+            figures[$"{block.Name}: violations"] = violations;
         }
-        if (TooFew(columns, p, "columns with their calibration row") is { } few) return few;
-        var tail = Statistics.BinomialTail(pooled, columns, 1.0 / rows);
-        figures["pooled diagonal columns"] = pooled;
-        figures["pooled columns"] = columns;
-        figures["pooled binomial tail"] = tail;
+        if (TooFew(reads.Sum(r => r.Columns.Count), p, "columns with their calibration row") is { } few) return few;
+        var (pooled, columns, tail) = Pool(reads, figures);
         var summary = $"diagonal best in {pooled}/{columns} columns (chance tail {tail:G2}); blocks: " +
                       string.Join(", ", blocks.Zip(outcomes).Select(x => $"{x.First.Name} {x.Second.ToString().ToLowerInvariant()} ({figures[$"{x.First.Name}: diagonal columns"]}/{figures[$"{x.First.Name}: columns"]})"));
         var overall = Combine(outcomes);
@@ -106,14 +126,12 @@ public static class Rules
         var failShare = p.Number("failShare", 2.0 / 7);
         var pooledTail = p.Number("pooledTail", 0.01);
         var fallback = p.Number("fallbackRelative", 0.005);
+        if (ReadAll(blocks, fallback, out var reads) is { } problem) return problem;
         var figures = new Dictionary<string, double>();
         var evidence = new List<EvidenceCell>();
         var notes = new List<string>();
-        int pooled = 0, columns = 0, rows = 0;
-        foreach (var block in blocks)
+        foreach (var (block, read) in reads)
         {
-            var read = DiagonalColumns.Read(block, block.MonolingualRows, fallback, out var problem);
-            if (problem is not null) return Verdict.Inconclusive(problem);
             var diagonal = read.Count(c => c.IsDiagonal);
             foreach (var c in read.Where(c => !c.IsDiagonal))
             {
@@ -123,18 +141,10 @@ public static class Rules
             if (diagonal * 2 < read.Count)
                 notes.Add($"exception: {block.Name} has its diagonal best in only {diagonal}/{read.Count} columns; best rows: " +
                           string.Join(", ", read.Where(c => !c.IsDiagonal).Select(c => $"{c.Column} {c.BestOtherRow}")));
-            figures[$"{block.Name}: diagonal columns"] = diagonal;
-            figures[$"{block.Name}: columns"] = read.Count;
-            pooled += diagonal;
-            columns += read.Count;
-            rows = Math.Max(rows, block.MonolingualRows.Count);
         }
-        if (TooFew(columns, p, "columns with their calibration row") is { } few) return few;
-        var tail = Statistics.BinomialTail(pooled, columns, 1.0 / rows);
+        if (TooFew(reads.Sum(r => r.Columns.Count), p, "columns with their calibration row") is { } few) return few;
+        var (pooled, columns, tail) = Pool(reads, figures);
         var share = (double)pooled / columns;
-        figures["pooled diagonal columns"] = pooled;
-        figures["pooled columns"] = columns;
-        figures["pooled binomial tail"] = tail;
         var outcome = share >= minShare - 1e-9 && tail < pooledTail ? Outcome.Holds : share <= failShare + 1e-9 ? Outcome.Fails : Outcome.Inconclusive;
         return new Verdict(outcome, $"diagonal best in {pooled}/{columns} columns ({F(100 * share, "0")} %, chance tail {tail:G2}; holds from {F(100 * minShare, "0")} %)",
                            figures, evidence, notes);
@@ -155,11 +165,10 @@ public static class Rules
         var figures = new Dictionary<string, double>();
         var evidence = new List<EvidenceCell>();
         var notes = new List<string>();
+        if (ReadAll(blocks, 0, out var reads) is { } problem) return problem;
         int wins = 0, strict = 0, beyond = 0, n = 0, rows = 0;
-        foreach (var block in blocks)
+        foreach (var (block, read) in reads)
         {
-            var read = DiagonalColumns.Read(block, block.MonolingualRows, 0, out var problem);
-            if (problem is not null) return Verdict.Inconclusive(problem);
             int blockWins = 0, blockBeyond = 0;
             foreach (var c in read)
             {
@@ -212,10 +221,9 @@ public static class Rules
         var evidence = new List<EvidenceCell>();
         var outcomes = new List<Outcome>();
         var parts = new List<string>();
-        foreach (var block in blocks)
+        if (ReadAll(blocks, fallback, out var reads) is { } problem) return problem;
+        foreach (var (block, read) in reads)
         {
-            var read = DiagonalColumns.Read(block, block.MonolingualRows, fallback, out var problem);
-            if (problem is not null) return Verdict.Inconclusive(problem);
             if (TooFew(read.Count, p, $"columns with their calibration row in {block.Name}") is { } few) return few;
             var wins = read.Count(c => c.Rank == 1);
             var meanRank = read.Average(c => c.Rank);
