@@ -112,3 +112,14 @@ public sealed class ResultStoreTests
     static RunSpec Spec(int seed) => new(new ModelIdentity("m", "c", [new FileDigest("model.safetensors", 1, "w")]), MethodSpec.Dense,
         new CalibrationRecipe(["de"], [1], 1, 2, seed, "calibration", false, []), [], new ComputeSpec("cpu", "float32"), new CodeVersionRecord("v", false, null));
 }
+
+public sealed class CodeVersionTests
+{
+    [Test]
+    public void In_a_checkout_the_code_version_hashes_the_computing_sources_not_the_commit()
+    {
+        var record = CodeVersion.Record;
+        Assert.That(record.Version, Does.StartWith("sources-"), "git could not list the computing sources, so the version fell back to the assembly's");
+        Assert.That(record.Version, Does.Not.Contain(CodeVersion.Commit[..7]));
+    }
+}

@@ -39,8 +39,11 @@ public static class CodeVersion
     static readonly Lazy<CodeVersionRecord> record = new(() =>
     {
         if (TryRoot() is not { } root) return new CodeVersionRecord(Current, false, null);
-        var tree = Git(root, "ls-tree -r HEAD -- " + Pathspecs);
-        if (string.IsNullOrWhiteSpace(tree)) return new CodeVersionRecord(Current, false, null);
+        // ls-tree takes no exclusions, so the claim folders are dropped from its listing here.
+        var listing = Git(root, "ls-tree -r HEAD -- " + string.Join(' ', ComputingSources.Select(s => $"\"{s}\"")));
+        if (string.IsNullOrWhiteSpace(listing)) return new CodeVersionRecord(Current, false, null);
+        var tree = string.Join('\n', listing.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !NonComputing.Any(n => line.Split('\t', 2)[^1].StartsWith(n + "/", StringComparison.Ordinal))));
         static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ReplaceLineEndings("\n"))))[..16];
         var version = "sources-" + Sha(tree);
         var diff = Git(root, "diff HEAD --no-ext-diff --binary -- " + Pathspecs) ?? "";
