@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Repro.Core.Evaluation;
+using Repro.Methods.Runs;
 using Repro.Core.Fixtures;
 using Repro.Core.Models;
 using Repro.Core.Runs;
@@ -57,34 +58,14 @@ public static class EvalMultipleChoiceCommand
         _ => throw new BadInputException($"unknown --format '{text}': use letters or cloze"),
     };
 
-    /// <summary>A language code's Belebele dialect (ar → arb_Arab), or the argument itself when it already is one.</summary>
-    internal static string Dialect(string language) =>
-        language.Contains('_', StringComparison.Ordinal) ? language
-        : FixtureLanguage.All.FirstOrDefault(l => l.Code == language)?.Dialect
-          ?? throw new BadInputException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab) or one of " +
-                                         string.Join(", ", FixtureLanguage.All.Select(l => l.Code)));
-
-    /// <summary>DIR/{dialect}.jsonl or .jsonl.gz; a missing one lists what the folder holds.</summary>
-    static string TaskFile(string folder, string dialect)
-    {
-        if (!Directory.Exists(folder)) throw new BadInputException($"{folder}: task folder not found; check --tasks");
-        foreach (var extension in new[] { ".jsonl", ".jsonl.gz" })
-        {
-            var path = Path.Combine(folder, dialect + extension);
-            if (File.Exists(path)) return path;
-        }
-        var present = Directory.EnumerateFiles(folder, "*.jsonl*").Select(Path.GetFileName).Order(StringComparer.Ordinal);
-        throw new BadInputException($"{folder}: no {dialect}.jsonl or {dialect}.jsonl.gz; the folder holds: {string.Join(", ", present)}");
-    }
-
     static int Run(string modelDir, string taskFolder, IReadOnlyList<string> languages, BelebeleFormat format, int shots, int? limit,
                    bool prefixBos, string deviceText, string dtypeText, string outPath)
     {
         // Read and check every task file before loading weights.
         var tasks = languages.Select(language =>
         {
-            var dialect = Dialect(language);
-            var path = TaskFile(taskFolder, dialect);
+            var dialect = TaskFiles.Dialect(language);
+            var path = TaskFiles.Find(taskFolder, dialect);
             var items = BelebeleReader.Read(path);
             IReadOnlyList<MultipleChoiceItem> questions;
             try

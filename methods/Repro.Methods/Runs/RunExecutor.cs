@@ -152,7 +152,7 @@ public static class RunExecutor
         foreach (var (language, i) in e.Languages.Select((l, i) => (l, i)))
         {
             progress?.Report(new RunProgress($"{e.Task} {language}", i, e.Languages.Count));
-            var items = BelebeleMultipleChoice.Build(BelebeleReader.Read(EvaluationChoice.TaskFile(folder, language)), format, e.Shots);
+            var items = BelebeleMultipleChoice.Build(BelebeleReader.Read(TaskFiles.Find(folder, language)), format, e.Shots);
             if (e.Limit is { } n) items = [.. items.Take(n)];
             var r = scorer.Score(language, items);
             var fingerprint = new EvaluationFingerprint(EvaluationSpec.MultipleChoice, null, null, r.Items, e.Bos, spec.Texts[i].Sha256,

@@ -78,7 +78,7 @@ public sealed record EvaluationChoice(string Kind, IReadOnlyList<string> Languag
                 var folder = TaskFolder(run);
                 return new EvaluationSpec(Kind, Languages, null, null, null, Bos, [.. Languages.Select(l =>
                 {
-                    var file = TaskFile(folder, l);
+                    var file = TaskFiles.Find(folder, l);
                     return new CorpusDigest(l, Path.GetFileName(file), ModelIdentities.FileSha256(file));
                 })], Task, Format, Shots, Limit);
             default:
@@ -89,19 +89,29 @@ public sealed record EvaluationChoice(string Kind, IReadOnlyList<string> Languag
     internal string TaskFolder(RunRequest run) =>
         Path.Combine(run.TaskRoot ?? throw new ArgumentException($"evaluation '{Kind}' of task '{Task}' needs a task folder, and the run names none"),
                      Task ?? throw new ArgumentException("a multiple-choice evaluation needs a task name"));
+}
 
-    /// <summary>DIR/{dialect}.jsonl or .jsonl.gz for a language code (ar → arb_Arab) or a dialect.</summary>
-    internal static string TaskFile(string folder, string language)
+/// <summary>Belebele-layout task files of a folder, named by FLORES-200 dialect as facebook/belebele ships them.</summary>
+public static class TaskFiles
+{
+    /// <summary>A language code's Belebele dialect (ar → arb_Arab), or the argument itself when it already is one.</summary>
+    public static string Dialect(string language) =>
+        language.Contains('_', StringComparison.Ordinal) ? language
+        : FixtureLanguage.All.FirstOrDefault(l => l.Code == language)?.Dialect
+          ?? throw new ArgumentException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab) or one of " +
+                                         string.Join(", ", FixtureLanguage.All.Select(l => l.Code)));
+
+    /// <summary>DIR/{dialect}.jsonl or .jsonl.gz for a language code or dialect; a missing one lists what the folder holds.</summary>
+    public static string Find(string folder, string language)
     {
-        var dialect = language.Contains('_', StringComparison.Ordinal) ? language
-            : FixtureLanguage.All.FirstOrDefault(l => l.Code == language)?.Dialect
-              ?? throw new ArgumentException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab)");
-        if (!Directory.Exists(folder)) throw new ArgumentException($"{folder}: task folder not found");
+        var dialect = Dialect(language);
+        if (!Directory.Exists(folder)) throw new ArgumentException($"{folder}: task folder not found; check --tasks");
         foreach (var extension in new[] { ".jsonl", ".jsonl.gz" })
         {
             var path = Path.Combine(folder, dialect + extension);
             if (File.Exists(path)) return path;
         }
-        throw new ArgumentException($"{folder}: no {dialect}.jsonl or {dialect}.jsonl.gz");
+        var present = Directory.EnumerateFiles(folder, "*.jsonl*").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        throw new ArgumentException($"{folder}: no {dialect}.jsonl or {dialect}.jsonl.gz; the folder holds: {string.Join(", ", present)}");
     }
 }
