@@ -18,6 +18,7 @@ public static class BenchCommands
     {
         Forward(),
         BenchPruneCommand.Create(),
+        BenchMcCommand.Create(),
     };
 
     static Command Forward()

@@ -1,6 +1,7 @@
 using System.Text;
 using Repro.Core.Evaluation;
 using Repro.Core.Models;
+using Repro.Core.Tasks;
 using Repro.Core.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -110,6 +111,26 @@ public sealed class MultipleChoiceScorerTests
         Assert.That(() => scorer.Score("t", []), Throws.ArgumentException);
         Assert.That(() => Scorer(new NaNModel(V, 'c')).Score("t", [new MultipleChoiceItem("q9", "c", ["a", "b"], 0)]),
                     Throws.TypeOf<InvalidDataException>().With.Message.Contains("item q9"));
+    }
+
+    [TestCase("word-order", BelebeleFormat.Cloze, 0)]
+    [TestCase("belebele-style", BelebeleFormat.Letters, 1)]
+    public void The_fixture_model_scores_shared_prefixes_as_it_scores_joined_rows(string task, BelebeleFormat format, int shots)
+    {
+        using var loaded = LoadedModel.Open(Path.Combine(RepoPaths.Fixtures, "models", "small"), CPU, ScalarType.Float32);
+        var file = Directory.GetFiles(Path.Combine(RepoPaths.Fixtures, "tasks", task), "deu_Latn*").Single();
+        var items = BelebeleMultipleChoice.Build(BelebeleReader.Read(file), format, shots).Take(6).ToList();
+        var options = new MultipleChoiceOptions(loaded.Config.MaxPositionEmbeddings);
+
+        var shared = new MultipleChoiceScorer(loaded.Model, loaded.Tokenizer, options).Score(task, items);
+        var joined = new MultipleChoiceScorer(new JoinedRowsModel(loaded.Model), loaded.Tokenizer, options).Score(task, items);
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            Assert.That(shared.Scores[i].LogLikelihoods, Is.EqualTo(joined.Scores[i].LogLikelihoods).Within(1e-3),
+                        $"item {items[i].Id}");
+            Assert.That(shared.Scores[i].Predicted, Is.EqualTo(joined.Scores[i].Predicted), $"item {items[i].Id}");
+        }
     }
 
     [Test]

@@ -42,6 +42,27 @@ public sealed class CausalLMTests
         Assert.That(MaxAbsDiff(full.narrow(1, 3, 1), full.narrow(1, 2, 1)), Is.GreaterThan(1e-3), "later positions must differ");
     }
 
+    [TestCaseSource(typeof(TinyModels), nameof(Families))]
+    public void Rows_after_a_shared_prefix_get_the_logits_of_the_joined_rows(ModelFamily family)
+    {
+        using var scope = NewDisposeScope();
+        // Mistral with a 3-token window: suffix tokens must stop seeing the prefix's oldest tokens.
+        var config = Config(family, j => { if (family == ModelFamily.Mistral) j["sliding_window"] = 3; });
+        using var model = Load(config, Weights(config));
+        long[] prefix = [5, 17, 3, 42];
+        var suffixes = tensor(new long[,] { { 8, 29, 11 }, { 30, 2, 0 } });   // the second row padded on the right
+
+        var (shared, rows) = model.LogitsSharingPrefix(prefix, suffixes, sharedFrom: 1);
+        var joined = model.Logits(cat([tensor(prefix).unsqueeze(0).expand(2, -1), suffixes], 1));
+
+        Assert.That(shared.shape, Is.EqualTo(new long[] { 3, config.VocabSize }));
+        Assert.That(rows.shape, Is.EqualTo(new long[] { 2, 3, config.VocabSize }));
+        Assert.That(MaxAbsDiff(shared, joined[0].narrow(0, 1, 3)), Is.LessThan(1e-5));
+        Assert.That(MaxAbsDiff(shared, joined[1].narrow(0, 1, 3)), Is.LessThan(1e-5));
+        Assert.That(MaxAbsDiff(rows, joined.narrow(1, 4, 3)), Is.LessThan(1e-5));
+        Assert.That(MaxAbsDiff(rows[0], rows[1]), Is.GreaterThan(1e-3), "rows with other suffixes must differ");
+    }
+
     [Test]
     public void A_batch_gives_each_sequence_the_logits_it_gets_alone()
     {

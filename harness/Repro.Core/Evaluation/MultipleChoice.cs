@@ -61,7 +61,10 @@ public sealed class MultipleChoiceScorer
         (this.model, this.tokenizer, this.options) = (model, tokenizer, options);
     }
 
-    /// <summary>Scores every item (one forward pass per item, its choices as one batch); progress reports items done.</summary>
+    /// <summary>
+    /// Scores every item: its choices as one batch, the tokens they share run once
+    /// (<see cref="ILanguageModel.LogitsSharingPrefix"/>); progress reports items done.
+    /// </summary>
     public MultipleChoiceResult Score(string task, IReadOnlyList<MultipleChoiceItem> items, IProgress<int>? progress = null,
                                       CancellationToken cancellationToken = default)
     {
@@ -122,27 +125,38 @@ public sealed class MultipleChoiceScorer
             }
             inputs.Add(full[..^1]);
         }
-        var length = inputs.Max(i => i.Length);
-        var ids = new long[inputs.Count, length];
-        for (var r = 0; r < inputs.Count; r++)
-            for (var t = 0; t < inputs[r].Length; t++) ids[r, t] = inputs[r][t];   // right padding with id 0: causal, never read back
         var maxId = inputs.SelectMany(i => i).Append(0).Max();
         if (maxId >= model.VocabSize)
             throw new ArgumentException($"item {item.Id}: the tokenizer produced id {maxId} but the model's vocabulary has {model.VocabSize} entries");
+        // A continuation longer than the window keeps only its last tokens (the item is marked truncated); input
+        // positions start..end−1 predict it.
+        var continuations = sequences.Select((s, r) => s.Continuation[^Math.Min(s.Continuation.Length, inputs[r].Length)..]).ToList();
+        var starts = inputs.Select((input, r) => input.Length - continuations[r].Length).ToArray();
 
-        var logits = model.Logits(tensor(ids, device: model.Device));
-        var dtype = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        var logProbs = logits.to(dtype).log_softmax(-1);
+        // The choices share the context (and often the continuation's first tokens): the model runs that prefix once
+        // and each choice's remainder attends to it. Every row keeps at least one token of its own.
+        var prefixLength = Math.Min(CommonPrefixLength(inputs), inputs.Min(i => i.Length) - 1);
+        var sharedFrom = Math.Min(prefixLength, starts.Min());
+        var suffixLength = inputs.Max(i => i.Length) - prefixLength;
+        var ids = new long[inputs.Count, suffixLength];
+        for (var r = 0; r < inputs.Count; r++)
+            for (var t = prefixLength; t < inputs[r].Length; t++) ids[r, t - prefixLength] = inputs[r][t];   // right padding with id 0: causal, never read back
+        var suffixes = tensor(ids, device: model.Device);
+        var (shared, rows) = prefixLength > 0
+            ? model.LogitsSharingPrefix([.. inputs[0][..prefixLength].Select(i => (long)i)], suffixes, sharedFrom)
+            : (null, model.Logits(suffixes));
+
         var logLikelihoods = new double[inputs.Count];
         for (var r = 0; r < inputs.Count; r++)
         {
-            // A continuation longer than the window keeps only its last tokens (the item is marked truncated).
-            var continuation = sequences[r].Continuation;
-            continuation = continuation[^Math.Min(continuation.Length, inputs[r].Length)..];
-            var start = inputs[r].Length - continuation.Length;
-            var positions = logProbs[r].narrow(0, start, continuation.Length);
-            var targets = tensor(continuation.Select(c => (long)c).ToArray(), device: logProbs.device).unsqueeze(1);
-            logLikelihoods[r] = positions.gather(1, targets).to(ScalarType.Float64).sum().item<double>();
+            var parts = new List<Tensor>(2);
+            if (shared is not null && starts[r] < prefixLength) parts.Add(shared.narrow(0, starts[r] - sharedFrom, prefixLength - starts[r]));
+            var own = Math.Max(starts[r], prefixLength);
+            if (own < inputs[r].Length) parts.Add(rows[r].narrow(0, own - prefixLength, inputs[r].Length - own));
+            var positions = cat(parts, 0);
+            var dtype = positions.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            var targets = tensor(continuations[r].Select(c => (long)c).ToArray(), device: positions.device).unsqueeze(1);
+            logLikelihoods[r] = positions.to(dtype).log_softmax(-1).gather(1, targets).to(ScalarType.Float64).sum().item<double>();
         }
         if (logLikelihoods.Any(double.IsNaN))
             throw new InvalidDataException($"item {item.Id}: the model's logits hold NaN; check the model (dtype overflow, or a corrupt checkpoint)");
@@ -150,6 +164,13 @@ public sealed class MultipleChoiceScorer
         var predicted = ArgMax(logLikelihoods);
         var predictedNorm = ArgMax(logLikelihoods.Select((l, k) => l / lengths[k]).ToArray());
         return new MultipleChoiceScore(item.Id, item.Gold, logLikelihoods, predicted, predictedNorm, truncated);
+    }
+
+    static int CommonPrefixLength(IReadOnlyList<int[]> rows)
+    {
+        var length = 0;
+        while (rows.All(r => length < r.Length && r[length] == rows[0][length])) length++;
+        return length;
     }
 
     /// <summary>First index of the largest value (numpy's argmax, which the harness uses).</summary>

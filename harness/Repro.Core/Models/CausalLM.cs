@@ -120,6 +120,25 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>, ILanguageModel
         return call(inputIds).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <see cref="ILanguageModel.LogitsSharingPrefix"/> with the prefix run once: its keys and values at every layer are
+    /// kept, and every suffix row attends to them (positions continue after the prefix). Equal to the joined rows'
+    /// logits up to float rounding (the matrix products have other shapes); the head runs only where logits are asked.
+    /// </summary>
+    public (Tensor Shared, Tensor Rows) LogitsSharingPrefix(long[] prefix, Tensor suffixes, long sharedFrom)
+    {
+        PrefixArguments.Check(prefix, suffixes, sharedFrom);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var hidden = Embed(tensor(prefix).unsqueeze(0));
+        var past = new SelfAttention.KeyValues[layers.Count];
+        for (var i = 0; i < layers.Count; i++) hidden = layers[i].Forward(hidden, null, out past[i]);
+        var shared = Head(hidden.narrow(1, sharedFrom, prefix.Length - sharedFrom))[0];
+        var rows = Embed(suffixes);
+        for (var i = 0; i < layers.Count; i++) rows = layers[i].Forward(rows, past[i], out _);
+        return (shared.MoveToOuterDisposeScope(), Head(rows).MoveToOuterDisposeScope());
+    }
+
     public override Tensor forward(Tensor inputIds)
     {
         if (inputIds.dim() != 2)

@@ -111,7 +111,26 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         return slots;
     }
 
-    public override Tensor forward(Tensor hidden)
+    public override Tensor forward(Tensor hidden) => Block(hidden, self_attn.call);
+
+    /// <summary>
+    /// The block for tokens that follow a prefix whose keys and values at this layer are <paramref name="past"/> (null:
+    /// a whole sequence); <paramref name="keys"/> receives this call's own, outliving the call with its output.
+    /// </summary>
+    public Tensor Forward(Tensor hidden, SelfAttention.KeyValues? past, out SelfAttention.KeyValues keys)
+    {
+        SelfAttention.KeyValues? own = null;
+        var output = Block(hidden, normed =>
+        {
+            var attended = self_attn.Attend(normed, past, out var k);
+            own = new SelfAttention.KeyValues(k.Keys.MoveToOuterDisposeScope(), k.Values.MoveToOuterDisposeScope());
+            return attended;
+        });
+        keys = own!;
+        return output;
+    }
+
+    Tensor Block(Tensor hidden, Func<Tensor, Tensor> attention)
     {
         if (!IsLoaded) throw new InvalidOperationException($"decoder layer {Index} has no weights: call LoadWeights first");
         // One scope per layer: attention and MLP temporaries die here, not at the end of a whole model pass.
@@ -119,10 +138,10 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         var normed = input_layernorm.call(hidden);
         Tensor output;
         if (post_attention_layernorm is null)
-            output = hidden + self_attn.call(normed) + mlp.call(normed);   // HF order: (residual + attn) + mlp
+            output = hidden + attention(normed) + mlp.call(normed);   // HF order: (residual + attn) + mlp
         else
         {
-            var h = hidden + self_attn.call(normed);
+            var h = hidden + attention(normed);
             output = h + mlp.call(post_attention_layernorm.call(h));
         }
         return output.MoveToOuterDisposeScope();

@@ -94,24 +94,21 @@ public sealed class RotaryEmbedding : IDisposable
         return (length, cos, sin);
     }
 
-    /// <summary>Rotates queries and keys <c>[batch, heads, tokens, Dim]</c> by their positions 0..tokens−1.</summary>
-    public (Tensor Q, Tensor K) Apply(Tensor q, Tensor k) => (Rotate(q), Rotate(k));
+    /// <summary>
+    /// Rotates queries and keys <c>[batch, heads, tokens, Dim]</c> by their positions <paramref name="offset"/>..offset+tokens−1
+    /// (offset 0 for a whole sequence; the prefix's length for tokens that follow a cached prefix).
+    /// </summary>
+    public (Tensor Q, Tensor K) Apply(Tensor q, Tensor k, long offset = 0) => (Rotate(q, offset), Rotate(k, offset));
 
-    /// <summary>Rotates <c>[…, tokens, Dim]</c> by positions 0..tokens−1 along the second-to-last axis.</summary>
-    public Tensor Rotate(Tensor x)
+    /// <summary>Rotates <c>[…, tokens, Dim]</c> by positions offset..offset+tokens−1 along the second-to-last axis.</summary>
+    public Tensor Rotate(Tensor x, long offset = 0)
     {
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset), $"position offset {offset} is negative");
         var tokens = x.shape[^2];
-        if (Interleaved)
-        {
-            var (cos, sin) = CosSin(tokens, x.device, ScalarType.Float32);
-            var x32 = x.to(ScalarType.Float32);
-            return (x32 * cos + RotatePairs(x32) * sin).to(x.dtype);
-        }
-        else
-        {
-            var (cos, sin) = CosSin(tokens, x.device, x.dtype);
-            return x * cos + RotateHalf(x) * sin;
-        }
+        var (dtype, input) = Interleaved ? (ScalarType.Float32, x.to(ScalarType.Float32)) : (x.dtype, x);
+        var (cos, sin) = CosSin(offset + tokens, x.device, dtype);
+        if (offset > 0) (cos, sin) = (cos.narrow(0, offset, tokens), sin.narrow(0, offset, tokens));
+        return Interleaved ? (input * cos + RotatePairs(input) * sin).to(x.dtype) : input * cos + RotateHalf(input) * sin;
     }
 
     /// <summary>Llama's rotate_half: (x1, x2) → (−x2, x1) for the two halves of the head.</summary>

@@ -51,7 +51,15 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
     public ScaleNorm? KNorm => k_norm;
 
     /// <summary>Normed hidden states <c>[batch, tokens, hidden]</c> → attention output <c>[batch, tokens, hidden]</c>.</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Attend(x, past: null, out _);
+
+    /// <summary>
+    /// Attention for tokens at positions <c>past.Length</c>.. that follow a prefix whose rotated keys and values are
+    /// <paramref name="past"/> (<c>[1, kvHeads, P, headDim]</c>, shared by every row), or for a whole sequence when it is
+    /// null. <paramref name="keys"/> receives this call's own rotated keys and values, for a later call to attend to.
+    /// Projections still run through <c>call</c>; the attention module's own hooks do not fire (it is not <c>call</c>ed).
+    /// </summary>
+    public Tensor Attend(Tensor x, KeyValues? past, out KeyValues keys)
     {
         var (batch, tokens) = (x.shape[0], x.shape[1]);
         var q = q_proj.call(x).view(batch, tokens, -1, HeadDim);
@@ -62,12 +70,32 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
             q = q_norm.call(q);
             k = k_norm.call(k);
         }
-        var (qr, kr) = rope.Apply(q.transpose(1, 2), k.transpose(1, 2));
+        var offset = past?.Length ?? 0;
+        var (qr, kr) = rope.Apply(q.transpose(1, 2), k.transpose(1, 2), offset);
+        var vt = v.transpose(1, 2);
+        keys = new KeyValues(kr, vt);
         var groups = qr.shape[1] / kr.shape[1];
-        var mask = SlidingWindowMask(tokens, x.device);
-        var attended = nn.functional.scaled_dot_product_attention(
-            qr, RepeatKv(kr, groups), RepeatKv(v.transpose(1, 2), groups), mask, is_casual: mask is null);
+        Tensor attended;
+        if (past is null)
+        {
+            var mask = SlidingWindowMask(tokens, x.device);
+            attended = nn.functional.scaled_dot_product_attention(
+                qr, RepeatKv(kr, groups), RepeatKv(vt, groups), mask, is_casual: mask is null);
+        }
+        else
+        {
+            var allKeys = cat([past.Keys.expand(batch, -1, -1, -1), kr], 2);
+            var allValues = cat([past.Values.expand(batch, -1, -1, -1), vt], 2);
+            attended = nn.functional.scaled_dot_product_attention(
+                qr, RepeatKv(allKeys, groups), RepeatKv(allValues, groups), PrefixMask(offset, tokens, x.device));
+        }
         return o_proj.call(attended.transpose(1, 2).reshape(batch, tokens, -1));
+    }
+
+    /// <summary>Rotated keys and values <c>[batch, kvHeads, tokens, headDim]</c> of tokens at positions 0..Length−1.</summary>
+    public sealed record KeyValues(Tensor Keys, Tensor Values)
+    {
+        public long Length => Keys.shape[2];
     }
 
     /// <summary>
@@ -91,5 +119,18 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         var position = arange(tokens, device: device);
         var distance = position.unsqueeze(1) - position.unsqueeze(0);   // query − key
         return distance.ge(0).logical_and(distance.lt(window));
+    }
+
+    /// <summary>
+    /// Queries at positions offset..offset+tokens−1 over keys 0..offset+tokens−1: causal, and within Mistral's window
+    /// where the model has one (true = attend, SDPA's boolean convention).
+    /// </summary>
+    Tensor PrefixMask(long offset, long tokens, Device device)
+    {
+        var query = arange(offset, offset + tokens, device: device);
+        var key = arange(offset + tokens, device: device);
+        var distance = query.unsqueeze(1) - key.unsqueeze(0);
+        var mask = distance.ge(0);
+        return slidingWindow is { } window ? mask.logical_and(distance.lt(window)) : mask;
     }
 }
