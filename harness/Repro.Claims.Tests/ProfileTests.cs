@@ -1,3 +1,4 @@
+using Repro.Methods;
 using Repro.Methods.Claims;
 using Repro.Core;
 using Repro.Core.Claims;
@@ -35,5 +36,22 @@ public sealed class GridSpecTests
         var plan = ClaimGrid.Plan(ClaimCatalog.Load(RepoPaths.Expectations), profile);
         Assert.That(plan.Where(r => r.MethodKey.StartsWith("gptq", StringComparison.Ordinal)).SelectMany(r => r.Request.Evaluations.Select(e => e.Kind)),
                     Is.All.EqualTo("mc"), "no claim reads perplexity or hidden states of the GPTQ runs");
+    }
+
+    [Test]
+    public void A_group_size_that_does_not_divide_a_projection_width_is_refused_before_the_first_run()
+    {
+        var profile = ProfileCatalog.Get(RepoPaths.Expectations, "tiny").Resolve(RepoPaths.Root, out _)!;
+        var plan = ClaimGrid.Plan(ClaimCatalog.Load(RepoPaths.Expectations), profile);
+        var gptq = plan.First(r => r.Request.Method is { Kind: MethodKinds.Quantization });
+        Assert.That(() => ClaimRunner.CheckGroupSizes(plan), Throws.Nothing, "the committed grids fit the tiny model");
+
+        // tiny: hidden 128, intermediate 352; a group of 64 divides the first, not the second.
+        var method = gptq.Request.Method! with { Options = gptq.Request.Method!.Options with { GroupSize = 64 } };
+        var bad = gptq with { Request = gptq.Request with { Method = method } };
+        Assert.That(bad.Request.Spec.Hash, Is.Not.EqualTo(gptq.Request.Spec.Hash), "a changed copy of a request has its own spec");
+        Assert.That(() => ClaimRunner.CheckGroupSizes([bad]), Throws.ArgumentException
+            .With.Message.Contains("group size 64").And.Message.Contains("intermediate_size 352")
+            .And.Message.Contains(Path.Combine("tiny", "config.json")).And.Message.Not.Contains("hidden_size"));
     }
 }

@@ -2,6 +2,8 @@ using Repro.Methods.Runs;
 using System.Diagnostics;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
+using Repro.Core.Models;
+using System.Text.Json.Nodes;
 
 namespace Repro.Methods.Claims;
 
@@ -23,6 +25,7 @@ public static class ClaimRunner
         var runs = ClaimGrid.Of(claims, plan, profile);
         var selected = shard.Select(runs.Select(r => r.Request.Spec)).Select(s => s.Hash).ToHashSet();
         var slice = runs.Where(r => selected.Contains(r.Request.Spec.Hash)).ToList();
+        CheckGroupSizes(slice);
         var results = new List<(GridRun, RunResult)>();
         var clock = Stopwatch.StartNew();
         int reused = 0, ran = 0;
@@ -40,6 +43,32 @@ public static class ClaimRunner
         }
         progress?.Report(new GridProgress(results.Count, slice.Count, reused, "", "done", TimeSpan.Zero));
         return results;
+    }
+
+    /// <summary>
+    /// A quantization group size must divide every projection's input width (hidden, heads × head_dim, intermediate);
+    /// checked for the whole slice before the first run, so a grid does not stop hours in with a sublayer's error.
+    /// </summary>
+    public static void CheckGroupSizes(IEnumerable<GridRun> runs)
+    {
+        foreach (var run in runs.Where(r => r.Request.Method is { Kind: MethodKinds.Quantization, Options.GroupSize: > 0 })
+                                .DistinctBy(r => (r.Request.ModelDir, r.Request.Method!.Options.GroupSize)))
+        {
+            var group = run.Request.Method!.Options.GroupSize;
+            var configPath = Path.Combine(run.Request.ModelDir, "config.json");
+            var config = ModelConfig.FromJson(JsonNode.Parse(File.ReadAllText(configPath))!.AsObject(), configPath);
+            var widths = new (string Name, long Width)[]
+            {
+                ("hidden_size", config.HiddenSize), ("num_attention_heads × head_dim", (long)config.NumAttentionHeads * config.HeadDim),
+                ("intermediate_size", config.IntermediateSize),
+            };
+            var bad = widths.Where(w => w.Width % group != 0).ToList();
+            if (bad.Count > 0)
+                throw new ArgumentException(
+                    $"{run.Request.Method.Name} with group size {group} cannot quantize {run.Request.ModelName} ({configPath}): " +
+                    $"{string.Join(", ", bad.Select(b => $"{b.Name} {b.Width}"))} {(bad.Count == 1 ? "is" : "are")} not a multiple of {group}; " +
+                    "give the claim's grid a group size that divides every projection width, or -1 (one grid per row)");
+        }
     }
 
     sealed class Forward<T>(Action<T> report) : IProgress<T>

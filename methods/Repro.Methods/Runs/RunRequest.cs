@@ -18,6 +18,12 @@ public sealed record RunRequest(string ModelName, string ModelDir, MethodChoice?
 {
     RunSpec? spec;
 
+    /// <summary><c>with</c> copies every field; a changed copy must compute its own spec, not keep the original's.</summary>
+    RunRequest(RunRequest original) =>
+        (ModelName, ModelDir, Method, Calibration, Evaluations, CorpusDir, TaskRoot, Device, DType) =
+        (original.ModelName, original.ModelDir, original.Method, original.Calibration, original.Evaluations, original.CorpusDir,
+         original.TaskRoot, original.Device, original.DType);
+
     public RunSpec Spec => spec ??= BuildSpec();
 
     RunSpec BuildSpec()
