@@ -32,12 +32,7 @@ public static class BenchMcCommand
         };
         command.SetAction(parse =>
         {
-            var formatValue = parse.GetValue(format)!.Trim().ToLowerInvariant() switch
-            {
-                "cloze" => BelebeleFormat.Cloze,
-                "letters" => BelebeleFormat.Letters,
-                var other => throw new BadInputException($"unknown --format '{other}': use cloze or letters"),
-            };
+            var formatValue = EvalMultipleChoiceCommand.ParseFormat(parse.GetValue(format)!);
             if (parse.GetValue(limit) < 1) throw new BadInputException($"--limit must be at least 1, got {parse.GetValue(limit)}");
             var path = TaskFiles.Find(parse.GetValue(tasks)!, TaskFiles.Dialect(parse.GetValue(lang)!));
             var items = BelebeleMultipleChoice.Build(BelebeleReader.Read(path), formatValue).Take(parse.GetValue(limit)).ToList();

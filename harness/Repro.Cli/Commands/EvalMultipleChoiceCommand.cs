@@ -51,7 +51,7 @@ public static class EvalMultipleChoiceCommand
         return command;
     }
 
-    static BelebeleFormat ParseFormat(string text) => text.Trim().ToLowerInvariant() switch
+    internal static BelebeleFormat ParseFormat(string text) => text.Trim().ToLowerInvariant() switch
     {
         "letters" => BelebeleFormat.Letters,
         "cloze" => BelebeleFormat.Cloze,

@@ -108,7 +108,8 @@ public sealed class HfCheckpoint : ITensorSource
             "point to a Hugging Face model folder with safetensors weights, or download it again");
     }
 
-    static JsonObject ReadConfig(string configPath)
+    /// <summary>A model folder's config.json as a JSON object; a missing or malformed file is a <see cref="CheckpointFormatException"/>.</summary>
+    public static JsonObject ReadConfig(string configPath)
     {
         if (!File.Exists(configPath))
             throw new CheckpointFormatException(configPath,

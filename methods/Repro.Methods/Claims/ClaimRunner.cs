@@ -3,7 +3,7 @@ using System.Diagnostics;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
 using Repro.Core.Models;
-using System.Text.Json.Nodes;
+using Repro.Core.Checkpoints;
 
 namespace Repro.Methods.Claims;
 
@@ -55,8 +55,8 @@ public static class ClaimRunner
                                 .DistinctBy(r => (r.Request.ModelDir, r.Request.Method!.Options.GroupSize)))
         {
             var group = run.Request.Method!.Options.GroupSize;
-            var configPath = Path.Combine(run.Request.ModelDir, "config.json");
-            var config = ModelConfig.FromJson(JsonNode.Parse(File.ReadAllText(configPath))!.AsObject(), configPath);
+            var configPath = Path.Combine(run.Request.ModelDir, HfCheckpoint.ConfigFileName);
+            var config = ModelConfig.FromJson(HfCheckpoint.ReadConfig(configPath), configPath);
             var widths = new (string Name, long Width)[]
             {
                 ("hidden_size", config.HiddenSize), ("num_attention_heads × head_dim", (long)config.NumAttentionHeads * config.HeadDim),
