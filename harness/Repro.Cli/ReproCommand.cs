@@ -13,6 +13,7 @@ public static class ReproCommand
         EvalCommands.Create(),
         ClaimsCommands.Create(),
         RunsCommands.Create(),
+        ReportCommand.Create(),
         BenchCommands.Create(),
         FixturesCommands.Create(),
     };

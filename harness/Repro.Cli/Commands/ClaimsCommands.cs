@@ -146,12 +146,8 @@ public static class ClaimsCommands
             AnsiConsole.MarkupLine($"  paper:    {Markup.Escape(v.Paper.ToString())}");
             AnsiConsole.MarkupLine($"  expected {Word(v.Expected)} here: {Markup.Escape(v.Why)}");
         }
-        var path = Path.Combine(store.Root, "verdicts.json");
-        ResultFiles.WriteJson(path, new
-        {
-            format = "repro-verdicts/1", profile = profile.Profile.Name, commit = CodeVersion.Commit, code = CodeVersion.Record, store = store.Root,
-            verdicts,
-        });
+        var path = VerdictsFile.PathIn(store.Root);
+        ResultFiles.WriteJson(path, new VerdictsFile(profile.Profile.Name, CodeVersion.Commit, CodeVersion.Record, store.Root, DateTimeOffset.UtcNow, verdicts));
         var unexpected = verdicts.Count(v => !v.AsExpected);
         AnsiConsole.MarkupLine($"Verdicts written to [bold]{Markup.Escape(path)}[/]; " +
                                (unexpected == 0 ? "[green]every verdict is the expected one[/]" : $"[red]{unexpected} verdicts differ from the expected ones[/]"));

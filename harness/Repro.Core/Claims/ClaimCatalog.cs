@@ -86,11 +86,14 @@ public static class ClaimCatalog
     /// <summary>The claim's blocks from the transcribed tables, filtered as its paper section says.</summary>
     public static IReadOnlyList<Block> PaperBlocks(Claim claim, string expectations)
     {
-        var cells = claim.Paper.Tables.SelectMany(t => PaperTables.Load(Path.Combine(expectations, "papers", t)))
-            .Where(c => claim.Paper.Tasks.Contains(c.Task) && (c.Method == "dense" || claim.Paper.Blocks.Contains(c.Method)))
-            .Where(c => claim.Paper.Rows is null || c.Method == "dense" || claim.Paper.Rows.Contains(c.Row));
-        var blocks = PaperTables.Blocks(cells, claim.File);
+        var blocks = PaperTables.Blocks(PaperCells(claim, expectations), claim.File);
         if (blocks.Count == 0) throw new ClaimFileException(claim.File, "its paper section selects no cells");
         return blocks;
     }
+
+    /// <summary>The transcribed cells the claim's paper section selects, dense rows included, with their provenance.</summary>
+    public static IReadOnlyList<PaperCell> PaperCells(Claim claim, string expectations) =>
+        [.. claim.Paper.Tables.SelectMany(t => PaperTables.Load(Path.Combine(expectations, "papers", t)))
+            .Where(c => claim.Paper.Tasks.Contains(c.Task) && (c.Method == "dense" || claim.Paper.Blocks.Contains(c.Method)))
+            .Where(c => claim.Paper.Rows is null || c.Method == "dense" || claim.Paper.Rows.Contains(c.Row))];
 }

@@ -6,7 +6,10 @@ using Repro.Core.Runs;
 namespace Repro.Methods.Claims;
 
 /// <summary>A claim's verdict at one profile, next to the verdict its rule gives on the paper's own tables.</summary>
-public sealed record ClaimVerdict(string Claim, string Statement, string Profile, Outcome Expected, Verdict Verdict, Verdict Paper, string Why)
+/// <param name="Tables">The measured blocks the verdict was computed from (empty when no rule ran: runs missing, a gate closed).</param>
+/// <param name="PaperTables">The paper's blocks its paper verdict was computed from, each cell with its table and line.</param>
+public sealed record ClaimVerdict(string Claim, string Statement, string Profile, Outcome Expected, Verdict Verdict, Verdict Paper, string Why,
+                                  IReadOnlyList<TableView> Tables, IReadOnlyList<TableView> PaperTables)
 {
     public bool AsExpected => Verdict.Outcome == Expected;
 }
@@ -20,12 +23,24 @@ public static class ClaimVerdicts
     public static ClaimVerdict Compute(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations)
     {
         var grid = claim.Profiles[profile.Profile.Name];
-        var paper = claim.Evaluate(ClaimCatalog.PaperBlocks(claim, expectations));
-        var verdict = Measured(claim, plan, profile, store, root, expectations);
-        return new ClaimVerdict(claim.Id, claim.Statement, profile.Profile.Name, grid.Expected, verdict, paper, grid.Why);
+        var paperBlocks = ClaimCatalog.PaperBlocks(claim, expectations);
+        var paper = claim.Evaluate(paperBlocks);
+        var tables = new List<TableView>();
+        var verdict = Measured(claim, plan, profile, store, root, expectations, tables);
+        return new ClaimVerdict(claim.Id, claim.Statement, profile.Profile.Name, grid.Expected, verdict, paper, grid.Why, tables,
+                                PaperViews(paperBlocks, ClaimCatalog.PaperCells(claim, expectations)));
     }
 
-    static Verdict Measured(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations)
+    /// <summary>The paper's blocks as views, each cell naming the table and line of the paper it was transcribed from.</summary>
+    static IReadOnlyList<TableView> PaperViews(IReadOnlyList<Block> blocks, IReadOnlyList<PaperCell> cells)
+    {
+        var where = cells.GroupBy(c => (c.Model, c.Method, c.Row, c.Task, c.Language))
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)[.. g.Select(c => $"{c.Paper} Table {c.Table}, line {c.Line}").Distinct()]);
+        return [.. blocks.Select(b => TableView.Of(b, sources: (row, column) => where.GetValueOrDefault((b.Model, b.Method, row, column.Task, column.Language), [])))];
+    }
+
+    static Verdict Measured(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations,
+                            List<TableView> tables)
     {
         var grid = claim.Profiles[profile.Profile.Name];
         if (!ClaimGrid.Measures(ClaimGrid.Evaluations(profile), grid.Metrics))
@@ -37,26 +52,30 @@ public static class ClaimVerdicts
             return Verdict.Inconclusive($"{missing} of {results.Count} runs are not in the store {store.Root}; `repro claims run --profile {profile.Profile.Name}` runs them");
         var found = results.Select(r => (r.Run, Result: r.Result!)).ToList();
 
-        var gate = DenseGate(profile, found.Where(r => r.Run.IsDense).ToList(), root, claim, expectations);
-        if (gate is not null) return gate;
-
+        // The tables are shown whatever the gates decide: a reviewer sees what a closed gate kept the rule from reading.
         var blocks = new List<Block>();
         var notes = new List<string>();
+        Verdict? closed = null;
         foreach (var (model, _) in profile.Models)
         {
-            var dense = found.Single(r => r.Run.Model == model && r.Run.IsDense).Result;
+            var dense = found.Single(r => r.Run.Model == model && r.Run.IsDense);
             foreach (var method in grid.Methods)
             {
-                var block = Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
-                                  found.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList(), dense);
+                var blockRuns = found.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList();
+                var block = Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics, blockRuns, dense.Result, out var fingerprints);
                 if (block.Columns.Count == 0)
                     return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
-                var kept = AboveChance(block, profile.Profile.Chance, notes);
+                var dropped = new Dictionary<Column, string>();
+                var kept = AboveChance(block, profile.Profile.Chance, notes, dropped);
+                tables.Add(TableView.Of(block, kept, dropped, (row, column) => Sources(blockRuns, row, column), fingerprints));
                 if (kept.Columns.Count == 0)
-                    return Verdict.Inconclusive($"task at chance: the dense {model} is within noise of {profile.Profile.Chance.ToString(CultureInfo.InvariantCulture)} % on every column", notes);
+                    closed ??= Verdict.Inconclusive($"task at chance: the dense {model} is within noise of {profile.Profile.Chance.ToString(CultureInfo.InvariantCulture)} % on every column", notes);
                 blocks.Add(kept);
             }
         }
+        var gate = DenseGate(profile, found.Where(r => r.Run.IsDense).ToList(), root, claim, expectations);
+        if (gate is not null) return gate;
+        if (closed is not null) return closed;
         var verdict = claim.Evaluate(blocks);
         return verdict with { Notes = [.. notes.Distinct(), .. verdict.Notes] };
     }
@@ -67,7 +86,15 @@ public static class ClaimVerdicts
     /// refused, naming the field, since they were not measured on the same footing.
     /// </summary>
     public static Block Build(string model, string method, IReadOnlyList<string> rows, IReadOnlyList<string> metrics,
-                              IReadOnlyList<(GridRun Run, RunResult Result)> runs, RunResult? dense)
+                              IReadOnlyList<(GridRun Run, RunResult Result)> runs, RunResult? dense) =>
+        Build(model, method, rows, metrics, runs, dense, out _);
+
+    /// <summary>The result files (relative to the store) a cell's seeds came from; for a row with no run of its own, none.</summary>
+    static IReadOnlyList<string> Sources(IReadOnlyList<(GridRun Run, RunResult Result)> runs, string row, Column column) =>
+        [.. runs.Where(r => r.Run.Row == row && r.Result.Measurements.Any(m => ColumnOf(m) == column)).Select(r => r.Run.Request.Spec.FileStem + ".json")];
+
+    static Block Build(string model, string method, IReadOnlyList<string> rows, IReadOnlyList<string> metrics,
+                       IReadOnlyList<(GridRun Run, RunResult Result)> runs, RunResult? dense, out Dictionary<Column, EvaluationFingerprint> fingerprintOf)
     {
         var values = new Dictionary<(string Row, Column Column), List<double>>();
         var fingerprints = new Dictionary<Column, (EvaluationFingerprint Fingerprint, string Source)>();
@@ -92,6 +119,7 @@ public static class ClaimVerdicts
                 if (!values.TryGetValue((run.Row, column), out var list)) values[(run.Row, column)] = list = [];
                 list.Add(m.Value);
             }
+        fingerprintOf = fingerprints.ToDictionary(p => p.Key, p => p.Value.Fingerprint);
         var denseCells = dense?.Measurements.Where(m => metrics.Contains(m.Metric))
             .ToDictionary(ColumnOf, m => Cell.Single(m.Value, m.StdErr));
         return new Block(model, method, rows, columns, values.ToDictionary(p => p.Key, p => Cell.OfSeeds(p.Value)), higher, denseCells);
@@ -101,12 +129,16 @@ public static class ClaimVerdicts
     static Column ColumnOf(Measurement m) => new(m.Fingerprint.Kind == EvaluationSpec.MultipleChoice ? $"{m.Fingerprint.Task}" : m.Metric, m.Language);
 
     /// <summary>Drops accuracy columns on which the dense model is within two standard errors of chance, noting each.</summary>
-    static Block AboveChance(Block block, double chance, List<string> notes)
+    static Block AboveChance(Block block, double chance, List<string> notes, Dictionary<Column, string> dropped)
     {
         if (block.Dense is null) return block;
         var atChance = block.Columns.Where(c => block.Higher(c) && block.Dense.TryGetValue(c, out var d) && d.Std is { } se && d.Mean - chance <= 2 * se).ToList();
         foreach (var c in atChance)
+        {
+            var why = $"task at chance: the dense model scores {block.Dense[c].Mean:F1} ± {block.Dense[c].Std:F1} against chance {chance:F0}";
+            dropped[c] = why;
             notes.Add($"task at chance: {c} dropped, the dense model scores {block.Dense[c].Mean:F1} ± {block.Dense[c].Std:F1} against chance {chance:F0}");
+        }
         return atChance.Count == 0 ? block : block.Select(_ => true, c => !atChance.Contains(c));
     }
 
