@@ -8,7 +8,8 @@ BUILD_FLAGS = -c $(CONFIG) -p:ReproTorchBackend=$(TORCH) -nologo
 # The main job: the claim suite at the fixture profile. Runs every claim's grid on the small fixture model (each
 # calibration language x method x seed, dense baseline included) into the result store, finished runs reused, then
 # prints each claim's computed verdict beside the verdict its rule gives on the paper's own tables and writes
-# verdicts.json. Exit 0 when every verdict is the one its claim file expects at this profile.
+# verdicts.json and the HTML report (out/claims/fixture/report.html). Exit 0 when every verdict is the one its claim file
+# expects at this profile.
 PROFILE = fixture
 STORE = out/claims/$(PROFILE)
 
@@ -20,8 +21,10 @@ build:
 test:
 	$(DOTNET) test Repro.sln $(BUILD_FLAGS)
 
+# The report is written whatever the verdicts; the exit status is the claim suite's.
 repro: build
-	./repro claims run --profile $(PROFILE) --store $(STORE)
+	status=0; ./repro claims run --profile $(PROFILE) --store $(STORE) || status=$$?; \
+	  ./repro report --store $(STORE) --out $(STORE)/report.html && exit $$status
 
 # Kurz et al.'s Table 1 at fixture scale with one method and one seed, as plain eval files and matrices:
 # prune the small model (50 %) once per calibration language, evaluate every pruned model (and the dense one) on

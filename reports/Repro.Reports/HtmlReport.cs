@@ -354,7 +354,8 @@ public static class HtmlReport
     {
         var parts = storeLink.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries).ToList();
         if (file is not null) parts.Add(file);
-        return parts.Count == 0 ? "./" : string.Join('/', parts.Select(p => p == ".." || p == "." ? p : Uri.EscapeDataString(p)));
+        parts.RemoveAll(p => p == ".");
+        return parts.Count == 0 ? "./" : string.Join('/', parts.Select(p => p == ".." ? p : Uri.EscapeDataString(p)));
     }
 
     /// <summary>
@@ -369,7 +370,12 @@ public static class HtmlReport
         var r = (int)Math.Round(light.R + (dark.R - light.R) * t);
         var g = (int)Math.Round(light.G + (dark.G - light.G) * t);
         var b = (int)Math.Round(light.B + (dark.B - light.B) * t);
-        return ($"#{r:x2}{g:x2}{b:x2}", t > 0.55 ? "#ffffff" : "#111111");
+        // black or white text, whichever contrasts more with the cell (WCAG relative luminance); at worst about 4.6:1
+        static double Linear(int c) => c / 255.0 <= 0.04045 ? c / 255.0 / 12.92 : Math.Pow((c / 255.0 + 0.055) / 1.055, 2.4);
+        var luminance = 0.2126 * Linear(r) + 0.7152 * Linear(g) + 0.0722 * Linear(b);
+        var onBlack = (luminance + 0.05) / 0.05;
+        var onWhite = 1.05 / (luminance + 0.05);
+        return ($"#{r:x2}{g:x2}{b:x2}", onWhite > onBlack ? "#ffffff" : "#000000");
     }
 
     const string Css = """
@@ -382,7 +388,7 @@ caption{text-align:left;font-weight:600;padding:.3em 0}
 .badge{font-weight:700;padding:0 .3em;border:1px solid currentColor;border-radius:3px;white-space:nowrap}
 .badge.holds{color:#0b5d1e}.badge.fails{color:#8b0000}.badge.inconclusive{color:#5a4a00}
 .unexpected{font-weight:700;color:#8b0000}
-.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}figure{margin:.5em 0}
+.side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}figure{margin:.5em 0;max-width:100%;overflow-x:auto}
 td.diag{outline:2px dashed #444;outline-offset:-3px}td.best{font-weight:700}
 td.evidence mark{background:transparent;color:inherit;border-bottom:3px double currentColor}
 td.evidence{box-shadow:inset 0 0 0 3px #e69f00}

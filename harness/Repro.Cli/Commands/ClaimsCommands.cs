@@ -131,7 +131,8 @@ public static class ClaimsCommands
 
     static int PrintVerdicts(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store)
     {
-        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
+        var file = VerdictsFile.Compute(claims, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations);
+        var verdicts = file.Verdicts;
         var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Markup.Escape(store.Root)})") }
             .AddColumns("claim", "measured", "expected", "paper's tables", "why");
         foreach (var v in verdicts)
@@ -146,8 +147,7 @@ public static class ClaimsCommands
             AnsiConsole.MarkupLine($"  paper:    {Markup.Escape(v.Paper.ToString())}");
             AnsiConsole.MarkupLine($"  expected {Word(v.Expected)} here: {Markup.Escape(v.Why)}");
         }
-        var path = VerdictsFile.PathIn(store.Root);
-        ResultFiles.WriteJson(path, new VerdictsFile(profile.Profile.Name, CodeVersion.Commit, CodeVersion.Record, store.Root, DateTimeOffset.UtcNow, verdicts));
+        var path = file.Write();
         var unexpected = verdicts.Count(v => !v.AsExpected);
         AnsiConsole.MarkupLine($"Verdicts written to [bold]{Markup.Escape(path)}[/]; " +
                                (unexpected == 0 ? "[green]every verdict is the expected one[/]" : $"[red]{unexpected} verdicts differ from the expected ones[/]"));

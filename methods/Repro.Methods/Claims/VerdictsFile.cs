@@ -19,6 +19,19 @@ public sealed record VerdictsFile(string Profile, string Commit, CodeVersionReco
 
     public static string PathIn(string store) => Path.Combine(store, FileName);
 
+    /// <summary>Every claim's verdict at the profile from the store, with the code that computed them.</summary>
+    public static VerdictsFile Compute(IEnumerable<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations) =>
+        new(profile.Profile.Name, CodeVersion.Commit, CodeVersion.Record, store.Root, DateTimeOffset.UtcNow,
+            [.. claims.Select(c => ClaimVerdicts.Compute(c, plan, profile, store, root, expectations))]);
+
+    /// <summary>Writes it as <c>verdicts.json</c> in its store, atomically; returns the path.</summary>
+    public string Write()
+    {
+        var path = PathIn(Store);
+        ResultFiles.WriteJson(path, this);
+        return path;
+    }
+
     public static VerdictsFile Load(string path)
     {
         if (!File.Exists(path))
