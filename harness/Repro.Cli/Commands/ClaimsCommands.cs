@@ -16,7 +16,7 @@ public static class ClaimsCommands
 
     public static Command Create() => new("claims", "Encoded claims: list them, run their grids into a result store, compute verdicts, record snapshots.")
     {
-        List(), Run(), VerdictCommand(), Snapshot(),
+        List(), Run(), VerdictCommand(), Snapshot(), Compare(), Accept(),
     };
 
     sealed class Common
@@ -157,27 +157,106 @@ public static class ClaimsCommands
     static Command Snapshot()
     {
         var common = new Common();
-        var command = new Command("snapshot", "Record the profile's measured cells, dense figures and verdicts as expectations/snapshots/claims/<profile>.json (runs the grid first where needed); review its diff.");
+        var command = new Command("snapshot", "Run the profile's grid where needed, then record its measured cells, dense figures and verdicts as the accepted snapshot (expectations/snapshots/claims/<profile>.json); review its diff.");
         foreach (var option in common.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var (claims, plan, profile, store) = common.Resolve(parse);
             if (parse.GetValue(common.Claim) is not null) throw new BadInputException("a snapshot covers every claim of the profile; drop --claim");
             RunGrid(claims, plan, profile, store, Shard.Whole, keepModels: false);
-            var path = Path.Combine(RepoPaths.Root, profile.Profile.Dense.Snapshot
-                                    ?? throw new BadInputException($"profile '{profile.Profile.Name}' is gated by the paper, not by a snapshot"));
-            // The dense gate reads the snapshot being written; measure with the gate off, then record.
-            var ungated = profile with { Profile = profile.Profile with { Dense = profile.Profile.Dense with { Source = "none" } } };
-            var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, ungated, store, RepoPaths.Root, RepoPaths.Expectations)).ToList();
-            var snapshot = ClaimSnapshots.Measure(claims, plan, profile, store, verdicts);
-            var differences = File.Exists(path) ? ClaimSnapshot.Load(path).Differences(snapshot) : ["(new snapshot)"];
-            ResultFiles.WriteJson(path, snapshot);
-            AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +
-                                   $"{differences.Count} changes against the previous one:");
-            foreach (var line in differences.Take(40)) AnsiConsole.MarkupLine($"  {Markup.Escape(line)}");
-            return ExitCodes.Ok;
+            return Record(claims, plan, profile, store);
         });
         return command;
+    }
+
+    static Command Accept()
+    {
+        var common = new Common();
+        var command = new Command("accept", "Record what the store measured as the profile's accepted snapshot, the one `claims compare` and the nightly job check against (runs nothing; the store must hold the whole grid). Review the diff it prints and commit it.");
+        foreach (var option in common.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var (claims, plan, profile, store) = common.Resolve(parse);
+            if (parse.GetValue(common.Claim) is not null) throw new BadInputException("a snapshot covers every claim of the profile; drop --claim");
+            RequireComplete(claims, plan, profile, store);
+            return Record(claims, plan, profile, store);
+        });
+        return command;
+    }
+
+    static Command Compare()
+    {
+        var common = new Common();
+        var against = new Option<string?>("--against") { Description = "accepted snapshot to compare with (default expectations/snapshots/claims/<profile>.json)" };
+        var command = new Command("compare", "Compare what the store measured with the accepted snapshot: exit 1 with a diff (claim, cell, old, new, tolerance) when a verdict flips or a figure leaves its tolerance; writes <store>/compare.txt.") { against };
+        foreach (var option in common.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var (claims, plan, profile, store) = common.Resolve(parse);
+            if (parse.GetValue(common.Claim) is not null) throw new BadInputException("a comparison covers every claim of the profile; drop --claim");
+            var path = parse.GetValue(against) ?? Path.Combine(RepoPaths.Root, AcceptedSnapshot(profile));
+            if (!File.Exists(path))
+                throw new BadInputException($"{path}: no accepted snapshot; `repro claims accept --profile {profile.Profile.Name} --store {store.Root}` records one");
+            var accepted = ClaimSnapshot.Load(path);
+            RequireComplete(claims, plan, profile, store);
+            var differences = accepted.Differences(Measure(claims, plan, profile, store));
+            var lines = differences.Select(d => $"{d} [claims: {string.Join(", ", ClaimsReading(claims, profile, d))}]").ToList();
+            File.WriteAllLines(Path.Combine(store.Root, "compare.txt"),
+                               [$"# {store.Root} against {path}: {differences.Count} differences", .. lines]);
+            if (differences.Count == 0)
+            {
+                AnsiConsole.MarkupLine($"[green]No difference[/] from {Markup.Escape(path)}: every verdict and every figure within its tolerance.");
+                return ExitCodes.Ok;
+            }
+            var table = new Table { Title = new TableTitle($"{differences.Count} differences from {Markup.Escape(path)}") }
+                .AddColumns("claims", "what", "accepted", "now", "tolerance");
+            foreach (var d in differences)
+                table.AddRow(Markup.Escape(string.Join(", ", ClaimsReading(claims, profile, d))), Markup.Escape(d.What), Markup.Escape(d.Old ?? "–"),
+                             Markup.Escape(d.New ?? "–"), Markup.Escape(d.Tolerance ?? (d.Kind == SnapshotDifference.VerdictFlip ? "flip" : "–")));
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"[red]{differences.Count} differences[/] (also in {Markup.Escape(Path.Combine(store.Root, "compare.txt"))}); " +
+                                   $"if they are intended, `repro claims accept --profile {Markup.Escape(profile.Profile.Name)} --store {Markup.Escape(store.Root)}` records them.");
+            return ExitCodes.Failure;
+        });
+        return command;
+    }
+
+    /// <summary>Where a profile's accepted snapshot lives: the dense gate's snapshot where the profile has one.</summary>
+    public static string AcceptedSnapshot(ResolvedProfile profile) =>
+        profile.Profile.Dense.Snapshot ?? Path.Combine("expectations", "snapshots", "claims", profile.Profile.Name + ".json");
+
+    static void RequireComplete(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store)
+    {
+        var runs = ClaimGrid.Of(claims, plan, profile);
+        var missing = runs.Where(r => store.TryGet(r.Request.Spec) is null).ToList();
+        if (missing.Count > 0)
+            throw new BadInputException($"{store.Root}: holds {runs.Count - missing.Count} of the profile's {runs.Count} runs for this code version (missing e.g. {missing[0].Request.Spec}); " +
+                                        $"run `repro claims run --profile {profile.Profile.Name}` or merge the shards' stores first");
+    }
+
+    static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store) =>
+        ClaimSnapshots.Measure(claims, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations);
+
+    static int Record(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store)
+    {
+        var path = Path.Combine(RepoPaths.Root, AcceptedSnapshot(profile));
+        var snapshot = Measure(claims, plan, profile, store);
+        IReadOnlyList<string> differences = File.Exists(path) ? [.. ClaimSnapshot.Load(path).Differences(snapshot).Select(d => d.ToString())] : ["(new snapshot)"];
+        ResultFiles.WriteJson(path, snapshot);
+        AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +
+                               $"{differences.Count} changes against the previous one:");
+        foreach (var line in differences.Take(40)) AnsiConsole.MarkupLine($"  {Markup.Escape(line)}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The claims whose tables read a differing cell (or the claim whose verdict flipped).</summary>
+    static IEnumerable<string> ClaimsReading(IReadOnlyList<Claim> claims, ResolvedProfile profile, SnapshotDifference d)
+    {
+        if (d.Claim is not null) return [d.Claim];
+        if (d.Cell is not { } cell) return ["dense gate"];
+        return claims.Where(c => c.Profiles.TryGetValue(profile.Profile.Name, out var g) && g.Methods.Any(m => m.Block == cell.Block) &&
+                                 g.Metrics.Any(m => m == cell.Task || (m.StartsWith("acc", StringComparison.Ordinal) && cell.Task is not ("ppl" or "bpb" or "snr" or "pe"))))
+            .Select(c => c.Id);
     }
 
     static string Word(Outcome outcome) => outcome.ToString().ToLowerInvariant();

@@ -11,8 +11,24 @@ public static class RunsCommands
 {
     public static Command Create() => new("runs", "Result stores: list finished runs; print the hash and file name of a run spec.")
     {
-        List(), Hash(),
+        List(), Hash(), Merge(),
     };
+
+    static Command Merge()
+    {
+        var into = new Option<string>("--into") { Description = "the store to merge into (created if missing)", Required = true };
+        var shards = new Argument<string[]>("shards") { Description = "shard stores (folders written by `repro claims run --shard i/n`)", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("merge", "Merge shard stores into one by copying their result files; a spec present twice must carry the same measurements. Then run `repro claims verdict` on the merged store.") { into, shards };
+        command.SetAction(parse =>
+        {
+            var target = new ResultStore(parse.GetValue(into)!);
+            var summary = Repro.Methods.Claims.StoreMerge.Merge(parse.GetValue(shards)!, target);
+            AnsiConsole.MarkupLine($"Merged {parse.GetValue(shards)!.Length} stores into [bold]{Markup.Escape(target.Root)}[/]: {summary.Copied} result files copied, " +
+                                   $"{summary.Identical} already there with the same measurements.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
 
     static Command List()
     {

@@ -9,6 +9,27 @@ public sealed record DenseFigure(string Model, string Metric, string Language, d
 public sealed record SnapshotCell(string Model, string Block, string Row, string Task, string Language, double Mean, double? Std, int Seeds);
 
 /// <summary>
+/// One way a measured snapshot differs from the accepted one: what (a claim's verdict, a cell, a dense figure), the
+/// old and new value as printed, and the tolerance the move exceeded. <see cref="Claim"/> is set for a verdict flip;
+/// <see cref="Cell"/> for a cell, so a caller can say which claims read it.
+/// </summary>
+public sealed record SnapshotDifference(string Kind, string What, string? Old, string? New, string? Tolerance, string? Claim = null, SnapshotCell? Cell = null)
+{
+    public const string VerdictFlip = "verdict";
+    public const string Moved = "moved";
+    public const string NewCell = "new";
+    public const string Gone = "gone";
+
+    public override string ToString() => Kind switch
+    {
+        VerdictFlip => $"{What}: verdict {Old} → {New}",
+        Moved => $"{What}: {Old} → {New} (tolerance {Tolerance})",
+        NewCell => $"{What}: new {(What.StartsWith("dense ", StringComparison.Ordinal) ? "figure" : "cell")} {New}",
+        _ => $"{What}: no longer measured (was {Old})",
+    };
+}
+
+/// <summary>
 /// What a measured profile gave, recorded under <c>expectations/snapshots/claims/</c> by <c>repro claims snapshot</c>:
 /// the dense model's figures (the dense gate reads them), every claim cell (mean and seed std), the tolerance per
 /// metric, and the verdicts. A test compares a fresh run with it; updating it is that explicit command, and its diff
@@ -43,29 +64,31 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
             .ToDictionary(g => g.Key, g => Statistics.Median(g.Select(c => c.Std!.Value / Math.Sqrt(c.Seeds))));
 
     /// <summary>
-    /// Differences of <paramref name="measured"/> from this snapshot, readable one per line: a verdict that changed, a
-    /// cell or dense figure outside its metric's tolerance, a cell that appeared or disappeared.
+    /// Differences of <paramref name="measured"/> from this snapshot: a verdict that changed, a cell or dense figure
+    /// outside its metric's tolerance, a cell that appeared or disappeared. Each reads as one line.
     /// </summary>
-    public IReadOnlyList<string> Differences(ClaimSnapshot measured)
+    public IReadOnlyList<SnapshotDifference> Differences(ClaimSnapshot measured)
     {
-        var lines = new List<string>();
+        var lines = new List<SnapshotDifference>();
         foreach (var (claim, outcome) in Verdicts)
-            if (measured.Verdicts.TryGetValue(claim, out var now) && now != outcome) lines.Add($"{claim}: verdict {Word(outcome)} → {Word(now)}");
+            if (measured.Verdicts.TryGetValue(claim, out var now) && now != outcome)
+                lines.Add(new SnapshotDifference(SnapshotDifference.VerdictFlip, claim, Word(outcome), Word(now), null, claim));
         var old = Cells.ToDictionary(Key);
         foreach (var cell in measured.Cells)
         {
-            if (!old.Remove(Key(cell), out var before)) { lines.Add($"{Name(cell)}: new cell {F(cell.Mean)}"); continue; }
+            if (!old.Remove(Key(cell), out var before)) { lines.Add(new SnapshotDifference(SnapshotDifference.NewCell, Name(cell), null, F(cell.Mean), null, Cell: cell)); continue; }
             var tolerance = Tolerance(cell.Task, before.Mean);
             if (!(Math.Abs(cell.Mean - before.Mean) <= tolerance))
-                lines.Add($"{Name(cell)}: {F(before.Mean)} → {F(cell.Mean)} (tolerance {F(tolerance)})");
+                lines.Add(new SnapshotDifference(SnapshotDifference.Moved, Name(cell), F(before.Mean), F(cell.Mean), F(tolerance), Cell: cell));
         }
-        lines.AddRange(old.Values.Select(c => $"{Name(c)}: no longer measured (was {F(c.Mean)})"));
+        lines.AddRange(old.Values.Select(c => new SnapshotDifference(SnapshotDifference.Gone, Name(c), F(c.Mean), null, null, Cell: c)));
         var dense = Dense.ToDictionary(d => (d.Model, d.Metric, d.Language));
         foreach (var d in measured.Dense)
         {
-            if (!dense.TryGetValue((d.Model, d.Metric, d.Language), out var before)) { lines.Add($"dense {d.Model} {d.Metric} {d.Language}: new figure {F(d.Value)}"); continue; }
+            var name = $"dense {d.Model} {d.Metric} {d.Language}";
+            if (!dense.TryGetValue((d.Model, d.Metric, d.Language), out var before)) { lines.Add(new SnapshotDifference(SnapshotDifference.NewCell, name, null, F(d.Value), null)); continue; }
             var tolerance = Tolerance(d.Metric, before.Value);
-            if (!(Math.Abs(d.Value - before.Value) <= tolerance)) lines.Add($"dense {d.Model} {d.Metric} {d.Language}: {F(before.Value)} → {F(d.Value)} (tolerance {F(tolerance)})");
+            if (!(Math.Abs(d.Value - before.Value) <= tolerance)) lines.Add(new SnapshotDifference(SnapshotDifference.Moved, name, F(before.Value), F(d.Value), F(tolerance)));
         }
         return lines;
     }

@@ -7,6 +7,17 @@ namespace Repro.Methods.Claims;
 /// <summary>Measures a <see cref="ClaimSnapshot"/> of a profile from a store holding all its runs.</summary>
 public static class ClaimSnapshots
 {
+    /// <summary>
+    /// The profile's snapshot as the store measured it, verdicts computed with the dense gate off: the gate reads the
+    /// accepted snapshot, which this one is compared with or replaces.
+    /// </summary>
+    public static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, string root, string expectations)
+    {
+        var ungated = profile with { Profile = profile.Profile with { Dense = profile.Profile.Dense with { Source = "none" } } };
+        var verdicts = claims.Select(c => ClaimVerdicts.Compute(c, plan, ungated, store, root, expectations)).ToList();
+        return Measure(claims, plan, profile, store, verdicts);
+    }
+
     public static ClaimSnapshot Measure(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, IReadOnlyList<ClaimVerdict> verdicts)
     {
         var cells = new Dictionary<(string, string, string, string, string), SnapshotCell>();
