@@ -13,7 +13,7 @@ BUILD_FLAGS = -c $(CONFIG) -p:ReproTorchBackend=$(TORCH) -nologo
 PROFILE = fixture
 STORE = out/claims/$(PROFILE)
 
-.PHONY: build test repro table1 clean
+.PHONY: build test repro table1 clean nightly nightly-merge nightly-report coverage
 
 build:
 	$(DOTNET) build Repro.sln $(BUILD_FLAGS)
@@ -21,10 +21,59 @@ build:
 test:
 	$(DOTNET) test Repro.sln $(BUILD_FLAGS)
 
+# Line and branch coverage of the test suite (coverlet), as an HTML report (ReportGenerator, a local dotnet tool):
+# out/coverage/html/index.html, with a text summary printed. COVERAGE_FILTER narrows the tests, e.g.
+# COVERAGE_FILTER=FullyQualifiedName~Reports.
+COVERAGE = out/coverage
+COVERAGE_FILTER =
+coverage:
+	rm -rf $(COVERAGE)
+	$(DOTNET) test Repro.sln $(BUILD_FLAGS) --collect:"XPlat Code Coverage" --results-directory $(COVERAGE)/raw \
+	  $(if $(COVERAGE_FILTER),--filter "$(COVERAGE_FILTER)")
+	$(DOTNET) tool restore
+	$(DOTNET) tool run reportgenerator -reports:'$(COVERAGE)/raw/*/coverage.cobertura.xml' -targetdir:$(COVERAGE)/html \
+	  -reporttypes:'Html;TextSummary' -assemblyfilters:'-*.Tests' -title:Repro
+	@cat $(COVERAGE)/html/Summary.txt
+	@echo "Coverage report: $(COVERAGE)/html/index.html"
+
 # The report is written whatever the verdicts; the exit status is the claim suite's.
 repro: build
 	status=0; ./repro claims run --profile $(PROFILE) --store $(STORE) || status=$$?; \
 	  ./repro report --store $(STORE) --out $(STORE)/report.html && exit $$status
+
+# Nightly GPU regression (README "Nightly GPU regression"): the paper profile on the real checkpoints under
+# $REPRO_MODELS (text $REPRO_DATA, tasks $REPRO_TASKS), built with CUDA. `make nightly` runs the whole grid, then
+# verdicts, report and the comparison with the accepted snapshot; `make nightly SHARD=i/n` runs one shard into
+# $(NIGHTLY)/shards/ and stops; `make nightly-merge` merges every shard there, then does the rest. The job fails when
+# a verdict is not the expected one or differs from the accepted snapshot, or a figure left its tolerance;
+# `./repro claims accept --profile paper --store $(NIGHTLY_STORE)` records an intended change.
+NIGHTLY = out/nightly
+NIGHTLY_STORE = $(NIGHTLY)/paper
+NIGHTLY_PROFILE = paper
+SHARD =
+NIGHTLY_REPRO = REPRO_TORCH=cuda ./repro
+
+nightly:
+	$(MAKE) build TORCH=cuda
+ifeq ($(SHARD),)
+	$(NIGHTLY_REPRO) claims run --profile $(NIGHTLY_PROFILE) --store $(NIGHTLY_STORE) || true
+	$(MAKE) nightly-report
+else
+	$(NIGHTLY_REPRO) claims run --profile $(NIGHTLY_PROFILE) --shard $(SHARD) --store $(NIGHTLY)/shards/$(subst /,-of-,$(SHARD))
+endif
+
+nightly-merge:
+	$(MAKE) build TORCH=cuda
+	$(NIGHTLY_REPRO) runs merge --into $(NIGHTLY_STORE) $(NIGHTLY)/shards/*
+	$(MAKE) nightly-report
+
+# Verdicts, report and comparison all run; the status is the first failure's.
+nightly-report:
+	status=0; \
+	$(NIGHTLY_REPRO) claims verdict --profile $(NIGHTLY_PROFILE) --store $(NIGHTLY_STORE) || status=1; \
+	$(NIGHTLY_REPRO) report --store $(NIGHTLY_STORE) --out $(NIGHTLY_STORE)/report.html || status=1; \
+	$(NIGHTLY_REPRO) claims compare --profile $(NIGHTLY_PROFILE) --store $(NIGHTLY_STORE) || status=1; \
+	exit $$status
 
 # Kurz et al.'s Table 1 at fixture scale with one method and one seed, as plain eval files and matrices:
 # prune the small model (50 %) once per calibration language, evaluate every pruned model (and the dense one) on
