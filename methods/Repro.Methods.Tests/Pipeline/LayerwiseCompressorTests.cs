@@ -423,7 +423,9 @@ public sealed class LayerwiseCompressorTests
         var output = folder.Sub("out");
         var calibration = Calibration();
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var report = Prune(model, output, new HalfMagnitudeMethod(), calibration);
+        var wall = clock.Elapsed.TotalSeconds;
 
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!.AsObject();
         Assert.That(json["format"]!.GetValue<string>(), Is.EqualTo("repro-prune/1"));
@@ -447,11 +449,16 @@ public sealed class LayerwiseCompressorTests
 
         var layers = json["layers"]!.AsArray();
         Assert.That(layers, Has.Count.EqualTo(3));
+        var staged = 0.0;
         foreach (var layer in layers)
         {
             var seconds = layer!["seconds"]!.AsObject();
             foreach (var stage in new[] { "load", "calibration", "observe", "apply", "recompute", "write" })
-                Assert.That(seconds[stage]!.GetValue<double>(), Is.GreaterThanOrEqualTo(0), stage);
+            {
+                var value = seconds[stage]!.GetValue<double>();
+                Assert.That(double.IsFinite(value) && value >= 0, $"{stage}: {value}");
+                staged += value;
+            }
             var sublayers = layer["sublayers"]!.AsArray();
             Assert.That(sublayers.Select(s => s!["name"]!.GetValue<string>()),
                         Is.EqualTo(Sublayers.Select(s => $"model.layers.{layer["index"]!.GetValue<int>()}.{s}")));
@@ -463,6 +470,8 @@ public sealed class LayerwiseCompressorTests
             }
         }
         Assert.That(layers[2]!["seconds"]!["recompute"]!.GetValue<double>(), Is.Zero, "nothing reads the last layer's outputs");
+        // The stages run one after another inside the call: in seconds, their sum is some time and never more than the call took.
+        Assert.That(staged, Is.GreaterThan(0).And.LessThanOrEqualTo(wall), $"stages sum to {staged} s, the call took {wall} s");
         Assert.That(report.Layers.Sum(l => l.Sublayers.Count), Is.EqualTo(21));
     }
 
