@@ -41,8 +41,8 @@ public static class BenchCommands
             var result = ForwardBenchmark.Run(GeneratedModelShapes.Get(parse.GetValue(size)!), parse.GetValue(seqlen),
                                               Math.Max(1, parse.GetValue(repeats)), dev, type);
             var table = new Table().AddColumns("measure", "value");
-            table.AddRow("machine", Markup.Escape($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {dev}"));
-            table.AddRow("model", Markup.Escape($"{result.Model} ({result.Parameters / 1e6:F1}M parameters, {type})"));
+            table.AddRow("machine", Terminal.Text($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {dev}"));
+            table.AddRow("model", Terminal.Text($"{result.Model} ({result.Parameters / 1e6:F1}M parameters, {type})"));
             table.AddRow("matmul probe", $"{result.ProbeFlops / 1e9:F1} GFLOP/s");
             table.AddRow("forward pass", $"{result.ForwardFlops / 1e9:F1} GFLOP/s ({result.TokensPerSecond:F0} tokens/s, {result.SecondsPerWindow * 1e3:F0} ms per {result.Seqlen}-token window)");
             table.AddRow("[bold]forward / probe[/]", $"[bold]{result.Ratio:F2}[/]");

@@ -53,8 +53,8 @@ public static class BenchMcCommand
                 .SelectMany(p => p.First.LogLikelihoods.Zip(p.Second.LogLikelihoods, (a, b) => Math.Abs(a - b))).Max();
 
             var table = new Table().AddColumns("measure", "value");
-            table.AddRow("machine", Markup.Escape($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {dev}"));
-            table.AddRow("items", Markup.Escape($"{items.Count} from {path} ({formatValue.ToString().ToLowerInvariant()})"));
+            table.AddRow("machine", Terminal.Text($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {dev}"));
+            table.AddRow("items", Terminal.Text($"{items.Count} from {path} ({formatValue.ToString().ToLowerInvariant()})"));
             table.AddRow("every choice whole", $"{joinedSeconds / items.Count * 1e3:F0} ms per item");
             table.AddRow("shared prefix once", $"{sharedSeconds / items.Count * 1e3:F0} ms per item");
             table.AddRow("largest log-likelihood difference", $"{largest:G3}");

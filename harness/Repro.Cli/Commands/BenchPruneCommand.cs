@@ -91,7 +91,7 @@ public static class BenchPruneCommand
         var json = GeneratedModelShapes.LlamaConfig(shape);
         json["torch_dtype"] = stored == ScalarType.BFloat16 ? "bfloat16" : stored == ScalarType.Float16 ? "float16" : "float32";
         var config = ModelConfig.FromJson(json, Path.Combine(dir, "config.json"));
-        AnsiConsole.Status().Start($"Generating the {shape.Name} model ({config.ParameterCount() / 1e6:F0}M parameters) in {Markup.Escape(dir)}", _ =>
+        AnsiConsole.Status().Start($"Generating the {shape.Name} model ({config.ParameterCount() / 1e6:F0}M parameters) in {Terminal.Text(dir)}", _ =>
         {
             using var source = new GeneratedTensorSource(config, seed: 0);
             HfCheckpointWriter.Write(dir, json, source, new CheckpointWriteOptions { DType = stored, MaxShardBytes = 2L << 30 });
@@ -125,8 +125,8 @@ public static class BenchPruneCommand
         const long GiB = 1L << 30;
 
         var table = new Table().AddColumns("measure", "value");
-        table.AddRow("machine", Markup.Escape($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {device}, compute {dtype}"));
-        table.AddRow("model", Markup.Escape($"{modelDir}: {config}, {config.ParameterCount() / 1e6:F0}M parameters, checkpoint {checkpointBytes / (double)GiB:F2} GiB"));
+        table.AddRow("machine", Terminal.Text($"{Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}, device {device}, compute {dtype}"));
+        table.AddRow("model", Terminal.Text($"{modelDir}: {config}, {config.ParameterCount() / 1e6:F0}M parameters, checkpoint {checkpointBytes / (double)GiB:F2} GiB"));
         table.AddRow("calibration", $"{nsamples} × {seqlen} tokens");
         table.AddRow("one dense forward pass", $"{forward.Forward:F1} s: every layer on the calibration set, layer by layer (+ {forward.Load:F1} s loading layers)");
         table.AddRow("design budget", $"one layer {layerBytes / (double)GiB:F3} GiB + activations {activationBytes / (double)GiB:F3} GiB + method statistics + 1 GiB");
@@ -150,7 +150,7 @@ public static class BenchPruneCommand
             // method's run needed, measured in the same run; that ratio does not move when other processes load the
             // machine between the baseline and the method.
             var ownForward = Sum(t => t.Calibration - t.Observe) + Sum(t => t.Recompute);
-            table.AddRow($"[bold]{Markup.Escape(method.Name)}[/] total",
+            table.AddRow($"[bold]{Terminal.Text(method.Name)}[/] total",
                 I($"{total:F1} s = [bold]{total / forward.Forward:F2}×[/] one dense forward pass; ") +
                 (ownForward > 0 ? I($"[bold]{total / ownForward:F2}×[/] the forward passes this run made ({ownForward:F1} s: hooked passes without the hooks + recompute)") : "no forward passes"));
             table.AddRow("  stages", string.Create(CultureInfo.InvariantCulture,

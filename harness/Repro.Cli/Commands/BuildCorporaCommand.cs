@@ -50,7 +50,7 @@ public static class BuildCorporaCommand
             var (corpora, sources) = built;
             var entries = CorpusFixtureWriter.Write(corpora, parse.GetValue(output)!, sources);
             var table = new Table().AddColumns("lang", "split", "documents", "text bytes", "file bytes");
-            foreach (var e in entries) table.AddRow(e.Language, e.Split, $"{e.Documents}", $"{e.TextBytes:N0}", $"{e.FileBytes:N0}");
+            foreach (var e in entries) table.AddRow(Terminal.Text(e.Language), Terminal.Text(e.Split), $"{e.Documents}", $"{e.TextBytes:N0}", $"{e.FileBytes:N0}");
             AnsiConsole.Write(table);
             Log($"corpora: {entries.Count} files, {entries.Sum(e => e.FileBytes):N0} bytes in {parse.GetValue(output)}");
 
@@ -70,5 +70,5 @@ public static class BuildCorporaCommand
         return command;
     }
 
-    static void Log(string message) => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(message)}[/]");
+    static void Log(string message) => AnsiConsole.MarkupLine($"[grey]{Terminal.Text(message)}[/]");
 }

@@ -30,7 +30,7 @@ public static class BuildTaskCommand
             var corporaDir = parse.GetValue(corpora)!;
             if (!Directory.Exists(corporaDir)) throw new BadInputException($"{corporaDir}: no such corpus folder; pass --corpora fixtures/corpora");
             var written = WordOrderTask.WriteAll(corporaDir, parse.GetValue(output)!, kind);
-            AnsiConsole.MarkupLine($"[grey]{Markup.Escape($"{WordOrderTask.Name} ({name}): {string.Join(", ", written.Select(w => $"{w.Dialect} {w.Items}"))} items in {parse.GetValue(output)}")}[/]");
+            AnsiConsole.MarkupLine($"[grey]{Terminal.Text($"{WordOrderTask.Name} ({name}): {string.Join(", ", written.Select(w => $"{w.Dialect} {w.Items}"))} items in {parse.GetValue(output)}")}[/]");
             return ExitCodes.Ok;
         });
         return command;

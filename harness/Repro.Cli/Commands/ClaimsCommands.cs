@@ -57,10 +57,10 @@ public static class ClaimsCommands
             var claims = ClaimCatalog.Load(RepoPaths.Expectations);
             var table = new Table().AddColumns("claim", "rule", "tiny", "fixture", "paper", "source");
             foreach (var claim in claims)
-                table.AddRow(Markup.Escape(claim.Id), Markup.Escape(claim.Rule), Expected(claim, "tiny"), Expected(claim, "fixture"), Expected(claim, "paper"),
-                             Markup.Escape(claim.Source.Where));
+                table.AddRow(Terminal.Text(claim.Id), Terminal.Text(claim.Rule), Expected(claim, "tiny"), Expected(claim, "fixture"), Expected(claim, "paper"),
+                             Terminal.Text(claim.Source.Where));
             AnsiConsole.Write(table);
-            foreach (var claim in claims) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(claim.Id)}[/] {Markup.Escape(claim.Statement)}");
+            foreach (var claim in claims) AnsiConsole.MarkupLine($"[bold]{Terminal.Text(claim.Id)}[/] {Terminal.Text(claim.Statement)}");
             return ExitCodes.Ok;
         });
         return command;
@@ -96,7 +96,7 @@ public static class ClaimsCommands
     {
         var total = ClaimGrid.Of(claims, plan, profile).Count;
         AnsiConsole.MarkupLine($"Profile [bold]{profile.Profile.Name}[/]: {claims.Count} claims, {total} runs" +
-                               (shard.Count > 1 ? $", shard {shard}" : "") + $", store {Markup.Escape(store.Root)}");
+                               (shard.Count > 1 ? $", shard {shard}" : "") + $", store {Terminal.Text(store.Root)}");
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
@@ -108,8 +108,8 @@ public static class ClaimsCommands
                     overall.MaxValue = Math.Max(1, p.Total);
                     overall.Value = p.Done;
                     var eta = p.Remaining is { } r ? $", about {r.TotalMinutes:F0} min left" : "";
-                    overall.Description = Markup.Escape($"runs {p.Done}/{p.Total} ({p.Reused} reused{eta})");
-                    current.Description = Markup.Escape(p.Current.Length == 0 ? "done" : $"{p.Current}: {p.Stage}");
+                    overall.Description = Terminal.Text($"runs {p.Done}/{p.Total} ({p.Reused} reused{eta})");
+                    current.Description = Terminal.Text(p.Current.Length == 0 ? "done" : $"{p.Current}: {p.Stage}");
                 }));
                 overall.StopTask();
                 current.StopTask();
@@ -133,23 +133,23 @@ public static class ClaimsCommands
     {
         var file = VerdictsFile.Compute(claims, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations);
         var verdicts = file.Verdicts;
-        var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Markup.Escape(store.Root)})") }
+        var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Terminal.Text(store.Root)})") }
             .AddColumns("claim", "measured", "expected", "paper's tables", "why");
         foreach (var v in verdicts)
-            table.AddRow(Markup.Escape(v.Claim), Colour(v.Verdict.Outcome, v.AsExpected), Word(v.Expected), Word(v.Paper.Outcome),
-                         Markup.Escape(v.Verdict.Reason));
+            table.AddRow(Terminal.Text(v.Claim), Colour(v.Verdict.Outcome, v.AsExpected), Word(v.Expected), Word(v.Paper.Outcome),
+                         Terminal.Text(v.Verdict.Reason));
         AnsiConsole.Write(table);
         foreach (var v in verdicts)
         {
-            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(v.Claim)}[/] {Markup.Escape(v.Statement)}");
-            AnsiConsole.MarkupLine($"  measured: {Markup.Escape(v.Verdict.ToString())}");
-            foreach (var note in v.Verdict.Notes.Take(8)) AnsiConsole.MarkupLine($"    {Markup.Escape(note)}");
-            AnsiConsole.MarkupLine($"  paper:    {Markup.Escape(v.Paper.ToString())}");
-            AnsiConsole.MarkupLine($"  expected {Word(v.Expected)} here: {Markup.Escape(v.Why)}");
+            AnsiConsole.MarkupLine($"[bold]{Terminal.Text(v.Claim)}[/] {Terminal.Text(v.Statement)}");
+            AnsiConsole.MarkupLine($"  measured: {Terminal.Text(v.Verdict.ToString())}");
+            foreach (var note in v.Verdict.Notes.Take(8)) AnsiConsole.MarkupLine($"    {Terminal.Text(note)}");
+            AnsiConsole.MarkupLine($"  paper:    {Terminal.Text(v.Paper.ToString())}");
+            AnsiConsole.MarkupLine($"  expected {Word(v.Expected)} here: {Terminal.Text(v.Why)}");
         }
         var path = file.Write();
         var unexpected = verdicts.Count(v => !v.AsExpected);
-        AnsiConsole.MarkupLine($"Verdicts written to [bold]{Markup.Escape(path)}[/]; " +
+        AnsiConsole.MarkupLine($"Verdicts written to [bold]{Terminal.Text(path)}[/]; " +
                                (unexpected == 0 ? "[green]every verdict is the expected one[/]" : $"[red]{unexpected} verdicts differ from the expected ones[/]"));
         return unexpected == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
@@ -205,17 +205,17 @@ public static class ClaimsCommands
                                [$"# {store.Root} against {path}: {differences.Count} differences", .. lines]);
             if (differences.Count == 0)
             {
-                AnsiConsole.MarkupLine($"[green]No difference[/] from {Markup.Escape(path)}: every verdict and every figure within its tolerance.");
+                AnsiConsole.MarkupLine($"[green]No difference[/] from {Terminal.Text(path)}: every verdict and every figure within its tolerance.");
                 return ExitCodes.Ok;
             }
-            var table = new Table { Title = new TableTitle($"{differences.Count} differences from {Markup.Escape(path)}") }
+            var table = new Table { Title = new TableTitle($"{differences.Count} differences from {Terminal.Text(path)}") }
                 .AddColumns("claims", "what", "accepted", "now", "tolerance");
             foreach (var d in differences)
-                table.AddRow(Markup.Escape(string.Join(", ", ClaimsReading(claims, profile, d))), Markup.Escape(d.What), Markup.Escape(d.Old ?? "–"),
-                             Markup.Escape(d.New ?? "–"), Markup.Escape(d.Tolerance ?? (d.Kind == SnapshotDifference.VerdictFlip ? "flip" : "–")));
+                table.AddRow(Terminal.Text(string.Join(", ", ClaimsReading(claims, profile, d))), Terminal.Text(d.What), Terminal.Text(d.Old ?? "–"),
+                             Terminal.Text(d.New ?? "–"), Terminal.Text(d.Tolerance ?? (d.Kind == SnapshotDifference.VerdictFlip ? "flip" : "–")));
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"[red]{differences.Count} differences[/] (also in {Markup.Escape(Path.Combine(store.Root, "compare.txt"))}); " +
-                                   $"if they are intended, `repro claims accept --profile {Markup.Escape(profile.Profile.Name)} --store {Markup.Escape(store.Root)}` records them.");
+            AnsiConsole.MarkupLine($"[red]{differences.Count} differences[/] (also in {Terminal.Text(Path.Combine(store.Root, "compare.txt"))}); " +
+                                   $"if they are intended, `repro claims accept --profile {Terminal.Text(profile.Profile.Name)} --store {Terminal.Text(store.Root)}` records them.");
             return ExitCodes.Failure;
         });
         return command;
@@ -243,9 +243,9 @@ public static class ClaimsCommands
         var snapshot = Measure(claims, plan, profile, store);
         IReadOnlyList<string> differences = File.Exists(path) ? [.. ClaimSnapshot.Load(path).Differences(snapshot).Select(d => d.ToString())] : ["(new snapshot)"];
         ResultFiles.WriteJson(path, snapshot);
-        AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +
+        AnsiConsole.MarkupLine($"Snapshot written to [bold]{Terminal.Text(path)}[/]: {snapshot.Cells.Count} cells, {snapshot.Dense.Count} dense figures; " +
                                $"{differences.Count} changes against the previous one:");
-        foreach (var line in differences.Take(40)) AnsiConsole.MarkupLine($"  {Markup.Escape(line)}");
+        foreach (var line in differences.Take(40)) AnsiConsole.MarkupLine($"  {Terminal.Text(line)}");
         return ExitCodes.Ok;
     }
 

@@ -78,9 +78,9 @@ public static class EvalCommands
         var device = TorchRuntime.ParseDevice(request.Device);
         var dtype = CommonOptions.ParseDType(request.DType);
 
-        using var loaded = AnsiConsole.Status().Start($"Loading {Markup.Escape(request.Model)}", _ => LoadedModel.Open(request.Model, device, dtype));
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(loaded.Config.ModelType)}[/] model, {loaded.Config.ParameterCount() / 1e6:F1}M parameters, " +
-                               $"{Markup.Escape(device.ToString())} {Markup.Escape(request.DType)}, tokenizer {Markup.Escape(loaded.Tokenizer.GetType().Name)}");
+        using var loaded = AnsiConsole.Status().Start($"Loading {Terminal.Text(request.Model)}", _ => LoadedModel.Open(request.Model, device, dtype));
+        AnsiConsole.MarkupLine($"[bold]{Terminal.Text(loaded.Config.ModelType)}[/] model, {loaded.Config.ParameterCount() / 1e6:F1}M parameters, " +
+                               $"{Terminal.Text(device.ToString())} {Terminal.Text(request.DType)}, tokenizer {Terminal.Text(loaded.Tokenizer.GetType().Name)}");
 
         var evaluator = new WindowedPerplexity(loaded.Model, loaded.Tokenizer, request.Options);
         var rows = new List<LanguagePerplexity>();
@@ -111,13 +111,13 @@ public static class EvalCommands
         // little else (a language it never saw); the fixture models' trained languages sit well below 0.75.
         var table = new Table().AddColumns("lang", "windows", "scored tokens", "bytes", "perplexity", "bits/byte", "unigram entropy", "ratio");
         foreach (var (r, h, ratio) in rows.Select(x => (x.Result, x.UnigramEntropyBits, x.EntropyRatio)))
-            table.AddRow(r.Language, $"{r.Windows}/{r.AvailableWindows}", r.ScoredTokens.ToString(), r.ScoredBytes.ToString(),
+            table.AddRow(Terminal.Text(r.Language), $"{r.Windows}/{r.AvailableWindows}", r.ScoredTokens.ToString(), r.ScoredBytes.ToString(),
                          r.IsFinite ? $"{r.Perplexity:F3}" : "[red]non-finite[/]", r.IsFinite ? $"{r.BitsPerByte:F4}" : "[red]non-finite[/]",
                          h is { } e ? $"{e:F4}" : "-", r.IsFinite && ratio is { } q ? $"{q:F3}" : "-");
         var results = rows.Select(x => x.Result).ToList();
         AnsiConsole.Write(table);
         foreach (var r in results.Where(r => r.Windows == 0))
-            AnsiConsole.MarkupLine($"[yellow]warning:[/] {r.Language} has fewer than {request.Options.Seqlen} tokens in its {Markup.Escape(request.Split)} split; nothing was scored");
+            AnsiConsole.MarkupLine($"[yellow]warning:[/] {r.Language} has fewer than {request.Options.Seqlen} tokens in its {Terminal.Text(request.Split)} split; nothing was scored");
 
         var record = new
         {
@@ -134,7 +134,7 @@ public static class EvalCommands
             results = rows.Select(r => r.ToJson()),
         };
         ResultFiles.WriteJson(outPath, record);
-        AnsiConsole.MarkupLine($"Results written to [bold]{Markup.Escape(outPath)}[/]");
+        AnsiConsole.MarkupLine($"Results written to [bold]{Terminal.Text(outPath)}[/]");
         return results.All(r => r.IsFinite) ? ExitCodes.Ok : ExitCodes.Failure;
     }
 

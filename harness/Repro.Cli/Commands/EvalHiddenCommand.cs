@@ -100,7 +100,7 @@ public static class EvalHiddenCommand
 
         var table = new Table().AddColumns("lang", "windows", "tokens", "SNR (dB)", "pruning error", "PE / token", "identical layers");
         foreach (var (language, windows, r) in results)
-            table.AddRow(language, windows.ToString(CultureInfo.InvariantCulture), r.Layers[0].Tokens.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(Terminal.Text(language), windows.ToString(CultureInfo.InvariantCulture), r.Layers[0].Tokens.ToString(CultureInfo.InvariantCulture),
                          double.IsNaN(r.MeanSnrDb) ? "∞ (identical)" : r.MeanSnrDb.ToString("F2", CultureInfo.InvariantCulture),
                          r.MeanPruningError.ToString("F3", CultureInfo.InvariantCulture),
                          r.MeanPruningErrorPerToken.ToString("G4", CultureInfo.InvariantCulture),
@@ -127,7 +127,7 @@ public static class EvalHiddenCommand
                           "averaged over windows; SNR = 10·log10(Σ H̃² / Σ (H̃−Ĥ̃)²); model SNR = mean over layers with PE > 0; model PE = mean over layers",
             results = rows,
         });
-        AnsiConsole.MarkupLine($"Results written to [bold]{Markup.Escape(outPath)}[/]");
+        AnsiConsole.MarkupLine($"Results written to [bold]{Terminal.Text(outPath)}[/]");
         return ExitCodes.Ok;
     }
 }

@@ -59,7 +59,7 @@ public static class EvalMatrixCommand
             if (parse.GetValue(output) is { } path)
             {
                 ResultFiles.WriteJson(path, new { command = "eval matrix", codeVersion = CodeVersion.Current, languages, rows });
-                AnsiConsole.MarkupLine($"Matrix written to [bold]{Markup.Escape(path)}[/]");
+                AnsiConsole.MarkupLine($"Matrix written to [bold]{Terminal.Text(path)}[/]");
             }
             return ExitCodes.Ok;
         });
@@ -186,7 +186,7 @@ public static class EvalMatrixCommand
         {
             Title = new TableTitle($"{metric.Title}: rows = calibration, columns = evaluation language; [bold green]{better}[/] per column, [underline]diagonal[/] underlined"),
         };
-        table.AddColumns(["method", "calibration", .. languages]);
+        table.AddColumns(["method", "calibration", .. languages.Select(Terminal.Text)]);
         var pruned = rows.Where(r => r.Method != "dense").ToList();
         bool Beats(double other, double value) => metric.HigherIsBetter ? other > value : other < value;
         foreach (var row in rows)
@@ -201,7 +201,7 @@ public static class EvalMatrixCommand
                 if (row.Calibration == lang) text = $"[underline]{text}[/]";
                 return text;
             });
-            table.AddRow([Markup.Escape(row.Method), Markup.Escape(row.Calibration), .. cells]);
+            table.AddRow([Terminal.Text(row.Method), Terminal.Text(row.Calibration), .. cells]);
         }
         AnsiConsole.Write(table);
     }

@@ -83,7 +83,7 @@ public static class EvalMultipleChoiceCommand
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
         var dtype = CommonOptions.ParseDType(dtypeText);
-        using var loaded = AnsiConsole.Status().Start($"Loading {Markup.Escape(modelDir)}", _ => LoadedModel.Open(modelDir, device, dtype));
+        using var loaded = AnsiConsole.Status().Start($"Loading {Terminal.Text(modelDir)}", _ => LoadedModel.Open(modelDir, device, dtype));
         var options = new MultipleChoiceOptions(loaded.Config.MaxPositionEmbeddings, prefixBos);
         var scorer = new MultipleChoiceScorer(loaded.Model, loaded.Tokenizer, options);
         var results = new List<MultipleChoiceResult>();
@@ -102,7 +102,7 @@ public static class EvalMultipleChoiceCommand
         var chance = 1.0 / 4;
         var table = new Table().AddColumns("lang", "dialect", "items", "acc", "± s.e.", "acc_norm", "± s.e.", "truncated");
         foreach (var (task, r) in tasks.Zip(results))
-            table.AddRow(task.Language, task.Dialect, r.Items.ToString(CultureInfo.InvariantCulture), Percent(r.Accuracy), Percent(r.AccuracyStdErr),
+            table.AddRow(Terminal.Text(task.Language), Terminal.Text(task.Dialect), r.Items.ToString(CultureInfo.InvariantCulture), Percent(r.Accuracy), Percent(r.AccuracyStdErr),
                          Percent(r.AccuracyNorm), Percent(r.AccuracyNormStdErr), r.Truncated.ToString(CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"format {format.ToString().ToLowerInvariant()}, {shots}-shot, BOS {(prefixBos ? "prefix" : "none")}, " +
@@ -130,7 +130,7 @@ public static class EvalMultipleChoiceCommand
             },
             results = tasks.Zip(results).Select(x => new { language = x.First.Language, dialect = x.First.Dialect, file = Path.GetFullPath(x.First.Path), fileSha256 = x.First.Sha256, result = x.Second }),
         });
-        AnsiConsole.MarkupLine($"Results written to [bold]{Markup.Escape(outPath)}[/]");
+        AnsiConsole.MarkupLine($"Results written to [bold]{Terminal.Text(outPath)}[/]");
         return ExitCodes.Ok;
     }
 

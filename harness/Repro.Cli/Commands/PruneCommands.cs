@@ -60,7 +60,7 @@ public static class PruneCommands
         return command;
     }
 
-    static void NotePrinter(string note) => AnsiConsole.MarkupLine(Markup.Escape(note));
+    static void NotePrinter(string note) => AnsiConsole.MarkupLine(Terminal.Text(note));
 
     /// <summary>--sparsity and --nm, checked against each other: N:M fixes the fraction (wanda asserts 0.5 for 2:4).</summary>
     static (Sparsity, NmPattern?) ParseSparsity(string? sparsityText, string? nmText)
@@ -163,8 +163,8 @@ public static class PruneCommands
             TrueSequential = parse.GetValue(o.TrueSequential),
             Overwrite = parse.GetValue(o.Overwrite),
         };
-        AnsiConsole.MarkupLine($"{(kind == MethodKinds.Quantization ? "Quantizing" : "Pruning")} [bold]{Markup.Escape(modelDir)}[/] with " +
-                               $"[bold]{Markup.Escape(method.Name)}[/] {Markup.Escape(method.HyperParameters.ToJsonString())} on {Markup.Escape(device.ToString())} {Markup.Escape(dtype.ToString())}" +
+        AnsiConsole.MarkupLine($"{(kind == MethodKinds.Quantization ? "Quantizing" : "Pruning")} [bold]{Terminal.Text(modelDir)}[/] with " +
+                               $"[bold]{Terminal.Text(method.Name)}[/] {Terminal.Text(method.HyperParameters.ToJsonString())} on {Terminal.Text(device.ToString())} {Terminal.Text(dtype.ToString())}" +
                                (calibration is null ? ", no calibration" : $", {calibration.NSamples} × {calibration.Seqlen} calibration tokens"));
         var report = RunWithProgress(job);
 
@@ -173,7 +173,7 @@ public static class PruneCommands
         table.AddRow("sparsity of the linear sublayers", string.Create(CultureInfo.InvariantCulture,
             $"{report.Sparsity.Fraction * 100:F2}% ({report.Sparsity.Zeros:N0} of {report.Sparsity.Elements:N0} weights)"));
         table.AddRow("seconds", report.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture));
-        table.AddRow("output", Markup.Escape(Path.GetFullPath(outputDir)));
+        table.AddRow("output", Terminal.Text(Path.GetFullPath(outputDir)));
         AnsiConsole.Write(table);
         return ExitCodes.Ok;
     }

@@ -24,8 +24,8 @@ public static class ReportCommand
             var input = ReportInputs.Load(roots, RepoPaths.Expectations, path, DateTimeOffset.UtcNow);
             var html = HtmlReport.Render(input);
             ReportFile.Write(path, html);
-            AnsiConsole.MarkupLine($"Report written to [bold]{Markup.Escape(path)}[/]: {input.Profiles.Sum(p => p.Verdicts.Verdicts.Count)} verdicts, " +
-                                   $"{input.Profiles.Sum(p => p.Runs.Count)} result files, profiles {Markup.Escape(string.Join(", ", input.Profiles.Select(p => p.Verdicts.Profile)))}");
+            AnsiConsole.MarkupLine($"Report written to [bold]{Terminal.Text(path)}[/]: {input.Profiles.Sum(p => p.Verdicts.Verdicts.Count)} verdicts, " +
+                                   $"{input.Profiles.Sum(p => p.Runs.Count)} result files, profiles {Terminal.Text(string.Join(", ", input.Profiles.Select(p => p.Verdicts.Profile)))}");
             return ExitCodes.Ok;
         });
         return command;

@@ -23,7 +23,7 @@ public static class RunsCommands
         {
             var target = new ResultStore(parse.GetValue(into)!);
             var summary = Repro.Methods.Claims.StoreMerge.Merge(parse.GetValue(shards)!, target);
-            AnsiConsole.MarkupLine($"Merged {parse.GetValue(shards)!.Length} stores into [bold]{Markup.Escape(target.Root)}[/]: {summary.Copied} result files copied, " +
+            AnsiConsole.MarkupLine($"Merged {parse.GetValue(shards)!.Length} stores into [bold]{Terminal.Text(target.Root)}[/]: {summary.Copied} result files copied, " +
                                    $"{summary.Identical} already there with the same measurements.");
             return ExitCodes.Ok;
         });
@@ -41,12 +41,12 @@ public static class RunsCommands
             var results = new ResultStore(root).All();
             var table = new Table().AddColumns("file", "model", "method", "calibration", "seed", "measurements", "seconds");
             foreach (var r in results)
-                table.AddRow(Markup.Escape(r.Spec.FileStem + ".json"), Markup.Escape(r.Spec.Model.Name), Markup.Escape(r.Spec.Method.Label),
-                             Markup.Escape(r.Spec.Calibration is { } c ? string.Join('+', c.Languages) : "–"),
+                table.AddRow(Terminal.Text(r.Spec.FileStem + ".json"), Terminal.Text(r.Spec.Model.Name), Terminal.Text(r.Spec.Method.Label),
+                             Terminal.Text(r.Spec.Calibration is { } c ? string.Join('+', c.Languages) : "–"),
                              r.Spec.Calibration?.Seed.ToString(CultureInfo.InvariantCulture) ?? "–", r.Measurements.Count.ToString(CultureInfo.InvariantCulture),
                              r.Seconds.ToString("F1", CultureInfo.InvariantCulture));
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"{results.Count} runs in {Markup.Escape(Path.GetFullPath(root))}");
+            AnsiConsole.MarkupLine($"{results.Count} runs in {Terminal.Text(Path.GetFullPath(root))}");
             return ExitCodes.Ok;
         });
         return command;

@@ -49,7 +49,7 @@ public static class SnapshotCommand
             var path = parse.GetValue(output) ?? QualitySnapshot.PathFor(record.Preset);
 
             TorchRuntime.EnsureLoaded();
-            using var loaded = AnsiConsole.Status().Start($"Loading {Markup.Escape(folder)}", _ => LoadedModel.Open(folder, TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32));
+            using var loaded = AnsiConsole.Status().Start($"Loading {Terminal.Text(folder)}", _ => LoadedModel.Open(folder, TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32));
             var languages = AnsiConsole.Status().Start("Measuring the validation windows of every language",
                 _ => QualitySnapshot.Measure(loaded.Model, loaded.Tokenizer, corpora, record.Evaluation));
             var evaluation = record.Evaluation;
@@ -75,10 +75,10 @@ public static class SnapshotCommand
 
             AnsiConsole.Write(QualityTable.Create(languages, snapshot.MaxEntropyRatio, snapshot.HeldToBar));
             foreach (var x in snapshot.Exempt)
-                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(x.Language)}[/] is not held to the bar: {Markup.Escape(x.Reason)}");
-            AnsiConsole.MarkupLine($"Snapshot written to [bold]{Markup.Escape(path)}[/]");
+                AnsiConsole.MarkupLine($"[yellow]{Terminal.Text(x.Language)}[/] is not held to the bar: {Terminal.Text(x.Reason)}");
+            AnsiConsole.MarkupLine($"Snapshot written to [bold]{Terminal.Text(path)}[/]");
             if (snapshot.FailingLanguages.Count == 0) return ExitCodes.Ok;
-            AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Markup.Escape(string.Join(", ", snapshot.FailingLanguages))}");
+            AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Terminal.Text(string.Join(", ", snapshot.FailingLanguages))}");
             return ExitCodes.Failure;
         });
         return command;

@@ -93,7 +93,7 @@ public static class TrainCommand
         var config = ModelConfig.FromJson(run.ConfigJson(), "(preset config.json)");
         var o = run.Options;
         AnsiConsole.MarkupLine(
-            $"Training [bold]{Markup.Escape(run.Name)}[/] ({Markup.Escape(run.Shape.Name)}: hidden {run.Shape.Hidden}, {run.Shape.Layers} layers, " +
+            $"Training [bold]{Terminal.Text(run.Name)}[/] ({Terminal.Text(run.Shape.Name)}: hidden {run.Shape.Hidden}, {run.Shape.Layers} layers, " +
             $"{run.Shape.Heads}/{run.Shape.KvHeads} heads, MLP {run.Shape.Intermediate}; {config.ParameterCount() / 1e6:F2}M parameters) " +
             $"for {o.Steps} steps of {o.BatchSize}×{o.Seqlen} tokens, seed {o.Seed}, {torch.get_num_threads()} torch threads");
 
@@ -158,11 +158,11 @@ public static class TrainCommand
         AnsiConsole.MarkupLine(
             $"{record.Steps} steps, {record.TokensSeen / 1e6:F1}M tokens in {TimeSpan.FromSeconds(record.WallTimeSeconds):hh\\:mm\\:ss} " +
             $"({record.TrainingSecondsPerStep * 1e3:F0} ms/step); final train loss {record.FinalTrainLoss:F4}, validation loss {record.FinalValidationLoss:F4} nats/token");
-        AnsiConsole.MarkupLine($"Saved to [bold]{Markup.Escape(output)}[/] (training.json, training-log.csv)");
+        AnsiConsole.MarkupLine($"Saved to [bold]{Terminal.Text(output)}[/] (training.json, training-log.csv)");
         if (record.MeetsQualityBar)
             AnsiConsole.MarkupLine($"[green]quality bar met[/]: every trained language has bits/byte ≤ {record.MaxEntropyRatio} × its unigram byte entropy");
         else
-            AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Markup.Escape(string.Join(", ", record.FailingLanguages))}: bits/byte above " +
+            AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Terminal.Text(string.Join(", ", record.FailingLanguages))}: bits/byte above " +
                                    $"{record.MaxEntropyRatio} × unigram byte entropy; train longer or larger (the folder is saved all the same)");
     }
 
