@@ -88,6 +88,36 @@ public sealed class ReportBrowserTests
         });
     }
 
+    [Test]
+    public void In_print_the_navigation_goes_and_without_css_the_marks_stay_in_the_text()
+    {
+        var path = Path.Combine(Artifacts.Folder, "report-print.html");
+        ReportFile.Write(path, HtmlReport.Render(ReportInputs.Load([SmallStore.Root], RepoPaths.Expectations, path, DateTimeOffset.UtcNow)));
+        using var driver = Browser.Start();
+        driver.Navigate().GoToUrl(new Uri(path).AbsoluteUri);
+        Assert.That(driver.ExecuteScript("return getComputedStyle(document.querySelector('nav')).display"), Is.Not.EqualTo("none"), "on screen the contents show");
+        driver.ExecuteCdpCommand("Emulation.setEmulatedMedia", new Dictionary<string, object?> { ["media"] = "print" });
+        Assert.Multiple(() =>
+        {
+            Assert.That(driver.ExecuteScript("return getComputedStyle(document.querySelector('nav')).display"), Is.EqualTo("none"), "print drops the navigation");
+            Assert.That(driver.ExecuteScript("return getComputedStyle(document.querySelector('section.claim')).breakBefore"), Is.EqualTo("page"), "each claim on a new page");
+        });
+        driver.ExecuteCdpCommand("Emulation.setEmulatedMedia", new Dictionary<string, object?> { ["media"] = "screen" });
+        driver.ExecuteScript("document.querySelectorAll('style').forEach(s => s.remove()); document.querySelectorAll('[style]').forEach(e => e.removeAttribute('style'))");
+        var marks = (string?)driver.ExecuteScript("""
+            const text = sel => Array.from(document.querySelectorAll(sel)).map(e => e.innerText);
+            return JSON.stringify({ diag: text('td.diag'), best: text('td.best'), evidence: document.querySelectorAll('td.evidence mark').length,
+                                    cited: document.querySelectorAll('td.evidence').length, headers: document.querySelectorAll('table.heat thead th').length });
+            """) ?? "{}";
+        var parsed = JsonDocument.Parse(marks).RootElement;
+        Assert.Multiple(() =>
+        {
+            Assert.That(parsed.GetProperty("diag").EnumerateArray().Select(e => e.GetString()), Is.Not.Empty.And.All.Contains("◆"), "diagonal cells say so in text");
+            Assert.That(parsed.GetProperty("best").EnumerateArray().Select(e => e.GetString()), Is.Not.Empty.And.All.Contains("▲"), "best cells say so in text");
+            Assert.That(parsed.GetProperty("evidence").GetInt32(), Is.EqualTo(parsed.GetProperty("cited").GetInt32()).And.GreaterThan(0), "evidence cells are <mark>ed");
+        });
+    }
+
     static List<T> Read<T>(ChromeDriver driver, string script) =>
         JsonSerializer.Deserialize<List<T>>((string?)driver.ExecuteScript(script) ?? "[]", new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
 
