@@ -46,6 +46,7 @@ public static class EvalCommands
                 Options: new PerplexityOptions(Positive(parse.GetValue(seqlen), "--seqlen", minimum: 2), PositiveOrNull(parse.GetValue(nsamples), "--nsamples"),
                                                parse.GetValue(seed), ParseBos(parse.GetValue(bos)!), Positive(parse.GetValue(batch), "--batch-size")));
             var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath("ppl", request.Model);
+            OutputPaths.CheckResultFile(outPath, "--out", request.Model, request.Data);
             return RunPerplexity(request, outPath);
         });
         return command;

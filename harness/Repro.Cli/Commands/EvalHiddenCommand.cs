@@ -39,6 +39,7 @@ public static class EvalHiddenCommand
             if (t < 1) throw new BadInputException($"--seqlen must be at least 1, got {t}");
             var prunedDir = parse.GetValue(pruned)!;
             var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath("hidden", prunedDir);
+            OutputPaths.CheckResultFile(outPath, "--out", parse.GetValue(dense)!, prunedDir, parse.GetValue(data)!);
             return Run(parse.GetValue(dense)!, prunedDir, parse.GetValue(data)!, CommonOptions.ParseLanguages(parse.GetValue(langs)!),
                        parse.GetValue(split)!, t, n, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(dtype)!, outPath);
         });

@@ -51,6 +51,7 @@ public static class EvalMatrixCommand
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(output) is { } target) OutputPaths.CheckResultFile(target, "--out", parse.GetValue(results)!);
             var rows = Merge(parse.GetValue(results)!.Select(Read));
             CheckFingerprints(rows);
             var languages = rows.SelectMany(r => Metrics.SelectMany(m => m.Cells(r).Keys)).Distinct().ToList();
@@ -78,23 +79,34 @@ public static class EvalMatrixCommand
         {
             throw new BadInputException($"{file}: not a JSON result file ({e.Message})");
         }
-        var kind = (string?)json["command"];
+        if (json is not JsonObject)
+            throw new BadInputException($"{file}: not a result file of `repro eval` (a JSON {json.GetValueKind().ToString().ToLowerInvariant()}, not an object)");
+        var kind = json["command"] is JsonValue c && c.TryGetValue<string>(out var k) ? k : null;
         if (kind is not ("eval ppl" or "eval hidden" or "eval mc") || json["results"] is not JsonArray results)
             throw new BadInputException($"{file}: not written by `repro eval ppl`, `eval hidden` or `eval mc` (no \"command\" of these with \"results\")");
-        var model = (string?)json[kind == "eval hidden" ? "pruned" : "model"] ?? "";
-        if (json["evaluated"] is not JsonObject evaluated)
-            throw new BadInputException($"{file}: has no \"evaluated\" record of the model it measured (written by an older repro); run the eval command again");
-        var (calibration, method) = ((string?)evaluated["calibration"] ?? "?", (string?)evaluated["method"] ?? "?");
-        Dictionary<string, double> Column(Func<JsonNode, JsonNode?> field, double scale = 1) =>
-            results.ToDictionary(r => (string)r!["language"]!, r => scale * Number(field(r!)));
-        var fingerprints = results.ToDictionary(r => (kind, (string)r!["language"]!), r => (Fingerprint(kind, json, r!), file));
-        var row = kind switch
+        // A field of the wrong JSON type (a number where a language is, an object where a name is) surfaces as one of
+        // these from System.Text.Json's node casts: the file's fault, said as such.
+        try
         {
-            "eval ppl" => new Row(calibration, method, model, Column(r => r["perplexity"]), Column(r => r["bitsPerByte"]), Empty, Empty, Empty),
-            "eval hidden" => new Row(calibration, method, model, Empty, Empty, Column(r => r["meanSnrDb"]), Column(r => r["meanPruningError"]), Empty),
-            _ => new Row(calibration, method, model, Empty, Empty, Empty, Empty, Column(r => r["result"]?["accuracy"], scale: 100)),
-        };
-        return row with { Fingerprints = fingerprints };
+            var model = (string?)json[kind == "eval hidden" ? "pruned" : "model"] ?? "";
+            if (json["evaluated"] is not JsonObject evaluated)
+                throw new BadInputException($"{file}: has no \"evaluated\" record of the model it measured (written by an older repro); run the eval command again");
+            var (calibration, method) = ((string?)evaluated["calibration"] ?? "?", (string?)evaluated["method"] ?? "?");
+            Dictionary<string, double> Column(Func<JsonNode, JsonNode?> field, double scale = 1) =>
+                results.ToDictionary(r => (string)r!["language"]!, r => scale * Number(field(r!)));
+            var fingerprints = results.ToDictionary(r => (kind, (string)r!["language"]!), r => (Fingerprint(kind, json, r!), file));
+            var row = kind switch
+            {
+                "eval ppl" => new Row(calibration, method, model, Column(r => r["perplexity"]), Column(r => r["bitsPerByte"]), Empty, Empty, Empty),
+                "eval hidden" => new Row(calibration, method, model, Empty, Empty, Column(r => r["meanSnrDb"]), Column(r => r["meanPruningError"]), Empty),
+                _ => new Row(calibration, method, model, Empty, Empty, Empty, Empty, Column(r => r["result"]?["accuracy"], scale: 100)),
+            };
+            return row with { Fingerprints = fingerprints };
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or ArgumentException)
+        {
+            throw new BadInputException($"{file}: a field is missing or of the wrong type ({e.Message})");
+        }
     }
 
     /// <summary>

@@ -45,6 +45,7 @@ public static class EvalMultipleChoiceCommand
             };
             var modelDir = parse.GetValue(model)!;
             var outPath = parse.GetValue(output) ?? CommonOptions.DefaultResultPath($"mc-{formatValue.ToString().ToLowerInvariant()}", modelDir);
+            OutputPaths.CheckResultFile(outPath, "--out", modelDir, parse.GetValue(tasks)!);
             return Run(modelDir, parse.GetValue(tasks)!, CommonOptions.ParseLanguages(parse.GetValue(langs)!), formatValue, shotCount,
                        parse.GetValue(limit), prefixBos, parse.GetValue(device)!, parse.GetValue(dtype)!, outPath);
         });

@@ -1,0 +1,82 @@
+using Repro.Core;
+
+namespace Repro.Cli.Tests;
+
+/// <summary>
+/// Results paths are checked before any work: a folder, a path under a file, or a path inside one of the run's inputs
+/// (through a symbolic link too) is refused with exit 2 and one line, and nothing an input holds is touched.
+/// </summary>
+public sealed class OutputPathTests
+{
+    static string Model => Path.Combine(RepoPaths.Fixtures, "models", "tiny");
+    static string Corpora => Path.Combine(RepoPaths.Fixtures, "corpora");
+
+    static Cli.Outcome Ppl(string output) =>
+        Cli.Run("eval", "ppl", "--model", Model, "--data", Corpora, "--langs", "de", "--seqlen", "32", "--nsamples", "1", "--out", output);
+
+    static void AssertRefused(Cli.Outcome outcome, string fragment)
+    {
+        Assert.That(outcome.ExitCode, Is.EqualTo(ExitCodes.BadInput), outcome.Error);
+        Assert.That(outcome.Error.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace");
+        Assert.That(outcome.Error, Does.Contain(fragment));
+    }
+
+    [Test]
+    public void The_models_own_config_is_refused_as_an_output_and_left_as_it_was()
+    {
+        var config = Path.Combine(Model, "config.json");
+        var before = File.ReadAllBytes(config);
+        AssertRefused(Ppl(config), "which this run reads");
+        Assert.That(File.ReadAllBytes(config), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void An_output_reached_through_a_symbolic_link_into_the_model_is_refused()
+    {
+        using var folder = new TempFolder();
+        var link = folder.Sub("link");
+        Directory.CreateSymbolicLink(link, Model);
+        var weights = Path.Combine(Model, "model.safetensors");
+        var before = File.GetLastWriteTimeUtc(weights);
+        AssertRefused(Ppl(Path.Combine(link, "model.safetensors")), "which this run reads");
+        Assert.That(File.GetLastWriteTimeUtc(weights), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void An_output_inside_the_corpus_being_read_is_refused() =>
+        AssertRefused(Ppl(Path.Combine(Corpora, "de", "results.json")), "which this run reads");
+
+    [Test]
+    public void An_output_whose_parent_is_a_file_is_refused_before_the_evaluation()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Sub("file"), "x");
+        AssertRefused(Ppl(Path.Combine(folder.Sub("file"), "out.json")), "is a file, not a folder");
+    }
+
+    [Test]
+    public void An_existing_folder_as_the_output_is_refused()
+    {
+        using var folder = new TempFolder();
+        AssertRefused(Ppl(folder.Path), "is a folder");
+    }
+
+    [Test]
+    public void Eval_matrix_refuses_a_json_array_and_fields_of_the_wrong_type_naming_the_file()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Sub("array.json"), "[1, 2]");
+        AssertRefused(Cli.Run("eval", "matrix", folder.Sub("array.json")), "array.json: not a result file");
+        File.WriteAllText(folder.Sub("typed.json"), """{"command": "eval ppl", "model": "m", "results": [{"language": 3}], "evaluated": {"calibration": {"x": 1}}}""");
+        AssertRefused(Cli.Run("eval", "matrix", folder.Sub("typed.json")), "typed.json: a field is missing or of the wrong type");
+    }
+
+    [Test]
+    public void Eval_matrix_refuses_to_write_over_one_of_the_files_it_reads()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Sub("array.json"), "[1, 2]");
+        AssertRefused(Cli.Run("eval", "matrix", folder.Sub("array.json"), "--out", folder.Sub("array.json")), "which this run reads");
+        Assert.That(File.ReadAllText(folder.Sub("array.json")), Is.EqualTo("[1, 2]"));
+    }
+}
