@@ -25,20 +25,5 @@ public static class OutputPaths
         return full;
     }
 
-    /// <summary>The absolute path with every symbolic link among its existing components resolved.</summary>
-    public static string Real(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var root = Path.GetPathRoot(full)!;
-        var current = root;
-        foreach (var part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var next = Path.Combine(current, part);
-            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
-            if (info.Exists && info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
-                next = Path.GetFullPath(target.FullName);
-            current = next;
-        }
-        return current;
-    }
+    static string Real(string path) => Repro.Methods.Pipeline.RealPaths.Of(path);
 }

@@ -265,22 +265,75 @@ public sealed class LayerwiseCompressorTests
     }
 
     [Test]
-    public void An_existing_output_is_refused_without_overwrite_and_replaced_with_it()
+    public void An_existing_output_is_refused_without_overwrite_and_a_foreign_folder_even_with_it()
     {
         using var folder = new TempFolder();
         using var model = new TinyCheckpoint(folder.Sub("in"));
         var output = folder.Sub("out");
         Directory.CreateDirectory(output);
-        File.WriteAllText(Path.Combine(output, "old.txt"), "old");
+        File.WriteAllText(Path.Combine(output, "thesis.tex"), "years of work");
 
         var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod()));
         Assert.That(error!.Message, Does.Contain("--overwrite"));
+        var foreign = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
+        Assert.That(foreign!.Message, Does.Contain("not a Repro output").And.Contain("thesis.tex"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "thesis.tex")), Is.EqualTo("years of work"), "nothing of it is touched");
         Assert.Throws<OutputFolderException>(() => Prune(model, model.Dir, new HalfMagnitudeMethod(), overwrite: true));
         Assert.Throws<OutputFolderException>(() => Prune(model, Path.Combine(model.Dir, "sub"), new HalfMagnitudeMethod()));
+    }
 
+    [Test]
+    public void A_repro_output_is_replaced_with_overwrite_and_keeps_no_partial_marker_or_lock()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod());
         Prune(model, output, new HalfMagnitudeMethod(), overwrite: true);
-        Assert.That(File.Exists(Path.Combine(output, "old.txt")), Is.False);
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.Exists(Path.Combine(output, PruneReport.FileName)), Is.True);
+            Assert.That(File.Exists(Path.Combine(output, ".repro-partial")), Is.False, "the marker goes once the folder has its final name");
+            Assert.That(File.Exists(output + ".lock"), Is.False, "the lock is released");
+            Assert.That(Directory.Exists(output + ".partial"), Is.False);
+        });
+    }
+
+    [Test]
+    public void An_output_reached_through_a_symbolic_link_to_the_input_is_refused_and_the_input_kept()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var before = TinyCheckpoint.Hashes(model.Dir);
+        Directory.CreateSymbolicLink(folder.Sub("alias"), model.Dir);
+
+        var same = Assert.Throws<OutputFolderException>(() => Prune(model, folder.Sub("alias"), new HalfMagnitudeMethod(), overwrite: true));
+        var inside = Assert.Throws<OutputFolderException>(() => Prune(model, Path.Combine(folder.Sub("alias"), "pruned"), new HalfMagnitudeMethod()));
+        Assert.That(same!.Message, Does.Contain("input model folder"));
+        Assert.That(inside!.Message, Does.Contain("input model folder"));
+        Assert.That(TinyCheckpoint.Hashes(model.Dir), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void A_second_run_on_a_locked_output_is_refused_and_leaves_the_first_runs_partial_folder()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        // Another live run: it holds the lock and is writing its partial folder.
+        Directory.CreateDirectory(output + ".partial");
+        File.WriteAllText(Path.Combine(output + ".partial", ".repro-partial"), "");
+        File.WriteAllText(Path.Combine(output + ".partial", "layer-0"), "being written");
+        using (new FileStream(output + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
+            Assert.That(error!.Message, Does.Contain("another running Repro process").And.Contain(".lock"));
+            Assert.That(File.ReadAllText(Path.Combine(output + ".partial", "layer-0")), Is.EqualTo("being written"));
+        }
+        // Once that run is gone (its lock released), its marked partial folder is a leftover and a new run replaces it.
+        Prune(model, output, new HalfMagnitudeMethod());
         Assert.That(File.Exists(Path.Combine(output, PruneReport.FileName)), Is.True);
+        Assert.That(Directory.Exists(output + ".partial"), Is.False);
     }
 
     [Test]

@@ -87,7 +87,7 @@ public static class LayerwiseCompressor
         var config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
         CheckTensors(checkpoint, config);
         if (job.Method.NeedsCalibration) CheckIds(job.Calibration!, config);
-        var output = OutputFolder.Begin(job.OutputDir, job.ModelDir, job.Overwrite);
+        using var output = OutputFolder.Begin(job.OutputDir, job.ModelDir, job.Overwrite);
         try
         {
             var run = new Execution(job, checkpoint, config, output, progress, cancellationToken, clock);
