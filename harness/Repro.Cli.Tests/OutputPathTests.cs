@@ -80,3 +80,39 @@ public sealed class OutputPathTests
         Assert.That(File.ReadAllText(folder.Sub("array.json")), Is.EqualTo("[1, 2]"));
     }
 }
+
+/// <summary><c>fixtures generate --out</c> never replaces a folder it was not told to, nor one that is not a generated model.</summary>
+public sealed class GenerateOutputTests
+{
+    [Test]
+    public void An_existing_model_folder_is_kept_without_overwrite_and_replaced_with_it()
+    {
+        using var folder = new TempFolder();
+        var model = folder.Sub("m");
+        Assert.That(Cli.Run("fixtures", "generate", "--params", "100K", "--out", model).ExitCode, Is.Zero);
+        var before = File.ReadAllBytes(Path.Combine(model, "model.safetensors"));
+
+        var again = Cli.Run("fixtures", "generate", "--params", "100K", "--seed", "7", "--out", model);
+        Assert.That(again.ExitCode, Is.EqualTo(ExitCodes.BadInput), again.Error);
+        Assert.That(again.Error, Does.Contain("--overwrite"));
+        Assert.That(File.ReadAllBytes(Path.Combine(model, "model.safetensors")), Is.EqualTo(before), "untouched");
+
+        Assert.That(Cli.Run("fixtures", "generate", "--params", "100K", "--seed", "7", "--out", model, "--overwrite").ExitCode, Is.Zero);
+        Assert.That(File.ReadAllBytes(Path.Combine(model, "model.safetensors")), Is.Not.EqualTo(before), "replaced by the new seed's weights");
+    }
+
+    [Test]
+    public void Overwrite_refuses_a_folder_that_holds_anything_a_generated_model_does_not()
+    {
+        using var folder = new TempFolder();
+        var target = folder.Sub("notes");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "config.json"), "{}");
+        File.WriteAllText(Path.Combine(target, "notes.md"), "mine");
+        var outcome = Cli.Run("fixtures", "generate", "--params", "100K", "--out", target, "--overwrite");
+        Assert.That(outcome.ExitCode, Is.EqualTo(ExitCodes.BadInput), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain("notes.md"));
+        Assert.That(File.ReadAllText(Path.Combine(target, "notes.md")), Is.EqualTo("mine"));
+        Assert.That(File.ReadAllText(Path.Combine(target, "config.json")), Is.EqualTo("{}"));
+    }
+}
