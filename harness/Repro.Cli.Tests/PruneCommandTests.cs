@@ -290,3 +290,55 @@ public sealed class PruneCommandTests
         Assert.That(outcome.Error, Does.Contain("known: magnitude, wanda, sparsegpt, gptq, identity"));
     }
 }
+
+/// <summary><c>repro prune --method llm-pruner|lang-prune</c>: a smaller model that every eval command reads.</summary>
+public sealed class StructuredPruneCommandTests
+{
+    static readonly string Corpora = Path.Combine(RepoPaths.Fixtures, "corpora");
+    static readonly string Tiny = Path.Combine(RepoPaths.Fixtures, "models", "tiny");
+
+    [TestCase("llm-pruner", "de")]
+    [TestCase("lang-prune", "de,en,zh")]
+    public void Prune_writes_a_smaller_model_that_eval_ppl_hidden_and_mc_read(string method, string languages)
+    {
+        using var temp = new TempFolder();
+        var output = temp.Sub("pruned");
+        var prune = Cli.Run("prune", "--model", Tiny, "--method", method, "--sparsity", "0.5", "--calib-data", Corpora, "--calib-langs", languages,
+                            "--nsamples", "6", "--seqlen", "32", "--layers", "1:3", "--out", output);
+        Assert.That(prune.ExitCode, Is.EqualTo(0), prune.Error);
+        Assert.That(prune.Out, Does.Contain("removed").And.Contain("dense (outside --layers)"));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!;
+        Assert.That((string)report["format"]!, Does.StartWith("repro-prune/"));
+        Assert.That((string)report["hyperParameters"]!["layers"]!, Is.EqualTo("1:3"));
+        Assert.That((double)report["parameters"]!["fraction"]!, Is.GreaterThan(0).And.LessThan(0.5));
+        Assert.That(report["calibrationGroups"]!.AsObject().Select(p => p.Key), Is.EqualTo(method == "lang-prune" ? languages.Split(',') : new[] { "all" }));
+
+        var ppl = Cli.Run("eval", "ppl", "--model", output, "--data", Corpora, "--langs", "de", "--seqlen", "64", "--nsamples", "2", "--out", temp.Sub("ppl.json"));
+        Assert.That(ppl.ExitCode, Is.EqualTo(0), ppl.Error);
+        var hidden = Cli.Run("eval", "hidden", "--dense", Tiny, "--pruned", output, "--data", Corpora, "--langs", "de",
+                             "--seqlen", "32", "--nsamples", "1", "--out", temp.Sub("hidden.json"));
+        Assert.That(hidden.ExitCode, Is.EqualTo(0), hidden.Error);
+        Assert.That(hidden.Out, Does.Contain("1/4"), "layer 0 is outside the range and identical; the others differ");
+        var mc = Cli.Run("eval", "mc", "--model", output, "--tasks", Path.Combine(RepoPaths.Fixtures, "tasks", "word-order"), "--langs", "de",
+                         "--limit", "4", "--out", temp.Sub("mc.json"));
+        Assert.That(mc.ExitCode, Is.EqualTo(0), mc.Error);
+    }
+
+    [TestCase("--aggregate", "max", "wanda", "of llm-pruner and lang-prune, not of wanda")]
+    [TestCase("--aggregate", "max", "llm-pruner", "option of lang-prune, not llm-pruner")]
+    [TestCase("--aggregate", "median", "lang-prune", "unknown aggregation 'median'")]
+    [TestCase("--taylor", "hessian", "llm-pruner", "unknown Taylor importance 'hessian'")]
+    [TestCase("--group-reduction", "2", "llm-pruner", "unknown group reduction '2'")]
+    [TestCase("--layers", "3", "llm-pruner", "layer range '3' is not start:end")]
+    [TestCase("--layers", "4:-2", "llm-pruner", "prunes no layer")]
+    [TestCase("--micro-batch", "0", "llm-pruner", "--micro-batch must be at least 1")]
+    public void Bad_structured_options_exit_2_naming_the_problem(string option, string value, string method, string message)
+    {
+        using var temp = new TempFolder();
+        var run = Cli.Run("prune", "--model", Tiny, "--method", method, "--calib-data", Corpora, "--calib-langs", "de",
+                          "--nsamples", "2", "--seqlen", "16", option, value, "--out", temp.Sub("out"));
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.Out + run.Error);
+        Assert.That(run.Error, Does.Contain(message));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+    }
+}

@@ -5,13 +5,12 @@ using TorchSharp.Modules;
 namespace Repro.Methods;
 
 /// <summary>
-/// A pruning or quantization method as the layer-by-layer pipeline sees it (METHODS.md §2): the
-/// pipeline owns layers, hooks, no_grad, devices and dispose scopes; a method owns the statistics it
-/// collects from a linear sublayer's inputs and the rule that rewrites that sublayer's weight.
+/// What every method says of itself, whichever way it runs: layer by layer (<see cref="ICompressionMethod"/>) or on
+/// the whole model at once (<see cref="Structured.IStructuredMethod"/>).
 /// </summary>
-public interface ICompressionMethod
+public interface IMethod
 {
-    /// <summary>Short name recorded in results: "magnitude", "wanda", "sparsegpt", "gptq".</summary>
+    /// <summary>Short name recorded in results: "magnitude", "wanda", "sparsegpt", "gptq", "llm-pruner".</summary>
     string Name { get; }
 
     /// <summary>False for methods that ignore activations (magnitude): the pipeline may skip calibration passes.</summary>
@@ -19,6 +18,15 @@ public interface ICompressionMethod
 
     /// <summary>Every hyper-parameter that changes the result, as recorded in prune.json.</summary>
     JsonObject HyperParameters { get; }
+}
+
+/// <summary>
+/// A pruning or quantization method as the layer-by-layer pipeline sees it (METHODS.md §2): the
+/// pipeline owns layers, hooks, no_grad, devices and dispose scopes; a method owns the statistics it
+/// collects from a linear sublayer's inputs and the rule that rewrites that sublayer's weight.
+/// </summary>
+public interface ICompressionMethod : IMethod
+{
 
     /// <summary>Starts one sublayer (e.g. "model.layers.3.mlp.down_proj") of the layer being processed.</summary>
     ISublayerCompressor Begin(string name, Linear sublayer);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Repro.Methods.Pipeline;
+using Repro.Methods.Structured;
 
 namespace Repro.Methods;
 
@@ -14,17 +15,30 @@ public enum MethodKinds { Pruning = 1, Quantization = 2, Both = Pruning | Quanti
 /// <param name="GroupSize">Columns per quantization group, −1 for one group per row; quantization.</param>
 /// <param name="Symmetric">Symmetric grid; quantization.</param>
 /// <param name="ActOrder">Columns in order of decreasing Hessian diagonal; quantization.</param>
+/// <param name="Structured">Importance, reduction, layer range and aggregation; structured pruning (llm-pruner, lang-prune).</param>
 public sealed record MethodOptions(Sparsity Sparsity, NmPattern? Nm = null, int Bits = 4, int GroupSize = 128,
-                                   bool Symmetric = false, bool ActOrder = false)
+                                   bool Symmetric = false, bool ActOrder = false, StructuredOptions? Structured = null)
 {
-    /// <summary>How result files and table rows name the method with these options: <c>wanda-0.5</c>, <c>sparsegpt-2of4</c>, <c>gptq-4b-g128</c>.</summary>
-    public string Label(string method, MethodKinds kind) => kind == MethodKinds.Quantization
-        ? $"{method}-{Bits}b-g{GroupSize}{(Symmetric ? "-sym" : "")}{(ActOrder ? "-act" : "")}"
-        : Nm is { } nm ? $"{method}-{nm.N}of{nm.M}" : $"{method}-{Sparsity.Fraction.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary>
+    /// How result files and table rows name the method with these options: <c>wanda-0.5</c>, <c>sparsegpt-2of4</c>,
+    /// <c>gptq-4b-g128</c>, <c>lang-prune-max-0.3</c>, <c>llm-pruner-0.3-l1to3</c> (a layer range other than the default).
+    /// </summary>
+    public string Label(string method, MethodKinds kind)
+    {
+        if (kind == MethodKinds.Quantization) return $"{method}-{Bits}b-g{GroupSize}{(Symmetric ? "-sym" : "")}{(ActOrder ? "-act" : "")}";
+        if (Nm is { } nm) return $"{method}-{nm.N}of{nm.M}";
+        var fraction = Sparsity.Fraction.ToString(CultureInfo.InvariantCulture);
+        if (Structured is not { } s) return $"{method}-{fraction}";
+        var merge = method == StructuredPruner.LangPruneName ? $"-{s.Merge.ToString().ToLowerInvariant()}" : "";
+        var layers = s.Range == LayerRange.Default ? "" : $"-l{s.Range.Start}to{s.Range.End}";
+        var variant = s.Importance == TaylorVariant.ParamFirst ? "" : $"-{StructuredOptions.Name(s.Importance)}";
+        var reduction = s.Reduction == GroupReduction.Sum ? "" : $"-{s.Reduction.ToString().ToLowerInvariant()}";
+        return $"{method}{merge}-{fraction}{layers}{variant}{reduction}";
+    }
 }
 
 /// <summary>One method: its name, the front ends that offer it, and how to build it from the options.</summary>
-public sealed record MethodRegistration(string Name, MethodKinds Kinds, string Description, Func<MethodOptions, ICompressionMethod> Create);
+public sealed record MethodRegistration(string Name, MethodKinds Kinds, string Description, Func<MethodOptions, IMethod> Create);
 
 /// <summary>The methods runs, <c>repro prune</c>, <c>quantize</c> and <c>bench prune</c> know, by name.</summary>
 public static class MethodRegistry
@@ -42,6 +56,10 @@ public static class MethodRegistry
         new("sparsegpt", MethodKinds.Pruning, "OBS updates with adaptive block masks (METHODS §5)", o => new SparseGpt(o.Sparsity, o.Nm)),
         new("gptq", MethodKinds.Quantization, "OBS-based quantization (METHODS §6)",
             o => new Gptq(o.Bits, o.GroupSize, o.Symmetric, o.ActOrder)),
+        new(StructuredPruner.LlmPrunerName, MethodKinds.Pruning, "structured: removes attention heads and MLP channels by Taylor importance (METHODS §8)",
+            o => o.Nm is null ? StructuredPruner.LlmPruner(o.Sparsity, o.Structured) : throw new ArgumentException("llm-pruner removes whole heads and channels; --nm does not apply")),
+        new(StructuredPruner.LangPruneName, MethodKinds.Pruning, "structured: per-language Taylor importance, min-max normalised and merged (METHODS §9)",
+            o => o.Nm is null ? StructuredPruner.LangPrune(o.Sparsity, o.Structured) : throw new ArgumentException("lang-prune removes whole heads and channels; --nm does not apply")),
         new("identity", MethodKinds.Both, "changes no weight: the pipeline's own cost, and a check of the output folder", _ => new IdentityMethod()),
     ];
 

@@ -45,6 +45,8 @@ public static class BenchPruneCommand
             var registry = methods ?? MethodRegistry.Default;
             var names = CommonOptions.ParseLanguages(parse.GetValue(methodNames)!);   // the same comma list parsing
             var registrations = names.Select(name => MethodRegistry.Find(registry, name, MethodKinds.Both)).ToList();
+            if (registrations.FirstOrDefault(r => r.Create(new MethodOptions(new Sparsity(0.5m))) is not ICompressionMethod) is { } structured)
+                throw new BadInputException($"bench prune times the layer-by-layer pipeline; '{structured.Name}' prunes the whole model at once (its prune.json records its times)");
             if (!decimal.TryParse(parse.GetValue(sparsity), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || s < 0 || s >= 1)
                 throw new BadInputException($"--sparsity must be a fraction in [0, 1), got {parse.GetValue(sparsity)}");
             var existing = parse.GetValue(model);
@@ -132,7 +134,7 @@ public static class BenchPruneCommand
         table.AddRow("design budget", $"one layer {layerBytes / (double)GiB:F3} GiB + activations {activationBytes / (double)GiB:F3} GiB + method statistics + 1 GiB");
         foreach (var registration in registrations)
         {
-            var method = registration.Create(options);
+            var method = (ICompressionMethod)registration.Create(options);
             var output = Path.Combine(workDir, $"out-{registration.Name}");
             var job = new LayerwiseJob(modelDir, output, method, calibration) { Device = device, DType = dtype, Overwrite = true };
             NativeHeap.Trim();   // what the previous method freed is not this one's

@@ -8,6 +8,7 @@ using Repro.Core.Torch;
 using Repro.Methods;
 using Repro.Methods.Pipeline;
 using Repro.Methods.Runs;
+using Repro.Methods.Structured;
 using Spectre.Console;
 
 namespace Repro.Cli.Commands;
@@ -20,15 +21,18 @@ public static class PruneCommands
         var common = new CommonPipelineOptions();
         var sparsity = new Option<string?>("--sparsity") { Description = "fraction of weights to remove, in [0, 1) (default 0.5, or N/M with --nm)" };
         var nm = new Option<string?>("--nm") { Description = "semi-structured N:M pattern, e.g. 2:4 (N of every M consecutive inputs pruned)" };
-        var command = new Command("prune", "Prune a model layer by layer with a calibration set and write a Hugging Face folder with masks and prune.json.")
+        var structured = new StructuredPruneOptions();
+        var command = new Command("prune", "Prune a model with a calibration set and write a Hugging Face folder with prune.json: layer by layer " +
+                                           "(magnitude, wanda, sparsegpt; zeros and masks) or structured (llm-pruner, lang-prune; a smaller model).")
         {
             sparsity, nm,
         };
         common.AddTo(command, trueSequential: false);
+        structured.AddTo(command);
         command.SetAction(parse =>
         {
             var (s, pattern) = ParseSparsity(parse.GetValue(sparsity), parse.GetValue(nm));
-            return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Pruning, new MethodOptions(s, pattern),
+            return Run(common, parse, methods ?? MethodRegistry.Default, MethodKinds.Pruning, new MethodOptions(s, pattern, Structured: structured.Parse(parse)),
                        calibration ?? new CorpusCalibrationSource(NotePrinter));
         });
         return command;
@@ -88,6 +92,52 @@ public static class PruneCommands
         return (new Sparsity(fraction), pattern);
     }
 
+    /// <summary>The options of llm-pruner and lang-prune (METHODS §8–9); refused with the other methods.</summary>
+    sealed class StructuredPruneOptions
+    {
+        readonly Option<string?> aggregate = new("--aggregate") { Description = "lang-prune: merge of the per-language importances, max (default), mean or min" };
+        readonly Option<string?> taylor = new("--taylor") { Description = "llm-pruner/lang-prune: Taylor importance, param_first (default), vectorize, param_second or param_mix" };
+        readonly Option<string?> reduction = new("--group-reduction") { Description = "llm-pruner/lang-prune: reduction of a structure's member scores, sum (default), mean, max, prod or first" };
+        readonly Option<string?> layers = new("--layers") { Description = "llm-pruner/lang-prune: layers to prune, start:end (end exclusive, ≤ 0 counts from the end; default 4:-2)" };
+        readonly Option<int?> microBatch = new("--micro-batch") { Description = "llm-pruner/lang-prune: calibration sequences per gradient pass (default 4; gradients are accumulated)" };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { aggregate, taylor, reduction, layers, microBatch }) command.Options.Add(option);
+        }
+
+        /// <summary>The structured options when any is given or the method is structured; every bad value is a <see cref="BadInputException"/>.</summary>
+        public StructuredOptions? Parse(ParseResult parse)
+        {
+            var (a, t, r, l, m) = (parse.GetValue(aggregate), parse.GetValue(taylor), parse.GetValue(reduction), parse.GetValue(layers), parse.GetValue(microBatch));
+            var method = parse.GetValue<string>("--method")?.Trim().ToLowerInvariant();
+            var isStructured = method is StructuredPruner.LlmPrunerName or StructuredPruner.LangPruneName;
+            if (!isStructured)
+            {
+                var given = new (object? Value, string Name)[] { (a, "--aggregate"), (t, "--taylor"), (r, "--group-reduction"), (l, "--layers"), (m, "--micro-batch") }
+                    .Where(x => x.Value is not null).Select(x => x.Name).ToList();
+                return given.Count == 0 ? null
+                    : throw new BadInputException($"{string.Join(", ", given)} {(given.Count == 1 ? "is an option" : "are options")} of llm-pruner and lang-prune, not of {method}");
+            }
+            if (a is not null && method != StructuredPruner.LangPruneName)
+                throw new BadInputException("--aggregate merges per-language importances: it is an option of lang-prune, not llm-pruner");
+            if (m is < 1) throw new BadInputException($"--micro-batch must be at least 1, got {m}");
+            try
+            {
+                return new StructuredOptions(
+                    t is null ? TaylorVariant.ParamFirst : StructuredOptions.ParseImportance(t),
+                    r is null ? GroupReduction.Sum : StructuredOptions.ParseReduction(r),
+                    l is null ? null : LayerRange.Parse(l),
+                    a is null ? LanguageMerge.Max : StructuredOptions.ParseMerge(a),
+                    m ?? 4);
+            }
+            catch (ArgumentException e)
+            {
+                throw new BadInputException(e.Message);
+            }
+        }
+    }
+
     sealed class CommonPipelineOptions
     {
         public readonly Option<string> Model = new("--model") { Description = "Hugging Face model folder to compress (read, never modified)", Required = true };
@@ -128,7 +178,7 @@ public static class PruneCommands
         var modelDir = parse.GetValue(o.Model)!;
         if (!Directory.Exists(modelDir)) throw new BadInputException($"{modelDir}: model folder not found; check the path");
         var outputDir = parse.GetValue(o.Output)!;
-        ICompressionMethod method;
+        IMethod method;
         try
         {
             method = registration.Create(options);
@@ -156,7 +206,12 @@ public static class PruneCommands
                 throw new InvalidOperationException($"the calibration source returned [{calibration.NSamples}, {calibration.Seqlen}] ids for --nsamples {nsamples} --seqlen {seqlen}");
         }
 
-        var job = new LayerwiseJob(modelDir, outputDir, method, calibration)
+        if (method is IStructuredMethod structured)
+            return RunStructured(structured, new StructuredJob(modelDir, outputDir, calibration!)
+            {
+                Device = device, DType = dtype, Overwrite = parse.GetValue(o.Overwrite),
+            });
+        var job = new LayerwiseJob(modelDir, outputDir, (ICompressionMethod)method, calibration)
         {
             Device = device,
             DType = dtype,
@@ -175,6 +230,43 @@ public static class PruneCommands
         table.AddRow("seconds", report.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture));
         table.AddRow("output", Terminal.Text(Path.GetFullPath(outputDir)));
         AnsiConsole.Write(table);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A structured method under a progress bar, then what it removed: parameters, widths per layer, time and memory.</summary>
+    static int RunStructured(IStructuredMethod method, StructuredJob job)
+    {
+        AnsiConsole.MarkupLine($"Pruning [bold]{Terminal.Text(job.ModelDir)}[/] with [bold]{Terminal.Text(method.Name)}[/] {Terminal.Text(method.HyperParameters.ToJsonString())} " +
+                               $"on {Terminal.Text(job.Device.ToString())} {Terminal.Text(job.DType.ToString())}, {job.Calibration.NSamples} × {job.Calibration.Seqlen} calibration tokens");
+        StructuredReport? report = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("gradients");
+                report = method.Run(job, new SynchronousProgress<StructuredProgress>(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.Total);
+                    task.Value = p.Done;
+                    task.Description = Terminal.Text($"{p.Stage} {p.Done}/{p.Total}");
+                }));
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        var table = new Table().AddColumns("layer", "attention heads (query/KV)", "MLP channels", "removed");
+        foreach (var layer in report!.Layers)
+            table.AddRow(layer.Index.ToString(CultureInfo.InvariantCulture),
+                         $"{layer.Before.NumAttentionHeads}/{layer.Before.NumKeyValueHeads} → {layer.After.NumAttentionHeads}/{layer.After.NumKeyValueHeads}",
+                         $"{layer.Before.IntermediateSize} → {layer.After.IntermediateSize}",
+                         layer.Pruned ? $"{layer.RemovedUnits.Count} attention units, {layer.RemovedChannels.Count} channels" : "dense (outside --layers)");
+        AnsiConsole.Write(table);
+        var summary = new Table().AddColumns("measure", "value");
+        summary.AddRow("parameters", string.Create(CultureInfo.InvariantCulture,
+            $"{report.Parameters.Before:N0} → {report.Parameters.After:N0} ({report.Parameters.Fraction * 100:F2}% removed)"));
+        summary.AddRow("seconds", string.Create(CultureInfo.InvariantCulture, $"{report.TotalSeconds:F1} (gradients {report.Seconds["gradients"]:F1}, writing {report.Seconds["write"]:F1})"));
+        if (report.PeakMemoryBytes is { } peak) summary.AddRow("peak memory (gradient pass)", string.Create(CultureInfo.InvariantCulture, $"{peak / (double)(1 << 20):F0} MiB resident"));
+        summary.AddRow("output", Terminal.Text(Path.GetFullPath(job.OutputDir)));
+        AnsiConsole.Write(summary);
         return ExitCodes.Ok;
     }
 

@@ -32,12 +32,18 @@ public sealed record PaperEvidence(IReadOnlyList<string> Tables, IReadOnlyList<s
 /// <param name="Metrics">Measured metrics that form the columns: <c>ppl</c>, <c>bpb</c>, <c>snr</c>, <c>pe</c> (one column per language), or <c>acc</c> / <c>acc_norm</c> (one per task and language).</param>
 /// <param name="Why">Why this verdict is expected at this profile's scale, especially where it differs from the paper's.</param>
 /// <param name="Seeds">Calibration seeds of this grid when they differ from the profile's (a budget choice the file states).</param>
+/// <param name="Languages">This grid's languages when they differ from the profile's: what <c>each</c> expands to and what its
+/// runs are evaluated on (Lang-Prune's nine languages, say, where Kurz's profile has seven).</param>
 public sealed record ProfileGrid(IReadOnlyList<GridMethod> Methods, IReadOnlyList<string> Calibrations, IReadOnlyList<string> Metrics,
-                                 Outcome Expected, string Why, IReadOnlyList<int>? Seeds = null);
+                                 Outcome Expected, string Why, IReadOnlyList<int>? Seeds = null, IReadOnlyList<string>? Languages = null);
 
 /// <param name="Block">The block's name, matching the paper's method column (<c>wanda</c>, <c>sparsegpt</c>, <c>gptq4</c>, ...).</param>
+/// <param name="Aggregate">Lang-Prune's merge of per-language importance: <c>max</c> (default), <c>mean</c> or <c>min</c>.</param>
+/// <param name="Layers">Structured pruning's layer range <c>start:end</c> (end exclusive); null: METHODS §8's <c>[4, L−2)</c>.</param>
+/// <param name="Calibrations">This block's calibration rows when they differ from the grid's (a mixed-data block needs no monolingual rows).</param>
 public sealed record GridMethod(string Block, string Method, decimal? Sparsity = null, string? Nm = null, int? Bits = null, int? GroupSize = null,
-                                bool Sym = false, bool ActOrder = false);
+                                bool Sym = false, bool ActOrder = false, string? Aggregate = null, string? Layers = null,
+                                IReadOnlyList<string>? Calibrations = null);
 
 /// <summary>The claims under <c>expectations/claims/</c>, checked on load.</summary>
 public static class ClaimCatalog

@@ -32,19 +32,31 @@ public static class HiddenStateMetricsEvaluator
         using var pruned = HfCheckpoint.Open(prunedDir);
         var config = ModelConfig.FromJson(dense.ConfigJson, dense.ConfigPath);
         var prunedConfig = ModelConfig.FromJson(pruned.ConfigJson, pruned.ConfigPath);
-        if (config with { TorchDtype = null } != prunedConfig with { TorchDtype = null })
+        if (Architecture(config) != Architecture(prunedConfig))
             throw new CheckpointFormatException(pruned.ConfigPath,
                 $"describes {prunedConfig}, but the dense model {denseDir} is {config}; compare a model with a compressed version of itself");
         dense.Require(config.ExpectedTensorNames(), config.ModelType);
-        pruned.Require(config.ExpectedTensorNames(), config.ModelType);
-        return Compare(dense, pruned, config, ids, excludedTokenIds, device, dtype, progress, cancellationToken);
+        pruned.Require(prunedConfig.ExpectedTensorNames(), prunedConfig.ModelType);
+        return Compare(dense, pruned, config, ids, excludedTokenIds, device, dtype, progress, cancellationToken, prunedConfig);
     }
 
-    /// <summary>The same over any two tensor sources with the architecture <paramref name="config"/>.</summary>
+    /// <summary>
+    /// A config without what compression may change: the stored dtype, and the head and channel counts that structured
+    /// pruning (LLM-Pruner, Lang-Prune) reduces. Hidden size, layers, vocabulary, RoPE and norms must still agree.
+    /// </summary>
+    static ModelConfig Architecture(ModelConfig c) =>
+        c with { TorchDtype = null, PerLayerWidths = null, NumAttentionHeads = 1, NumKeyValueHeads = 1, IntermediateSize = 1 };
+
+    /// <summary>
+    /// The same over any two tensor sources with the architecture <paramref name="config"/>; <paramref name="prunedConfig"/>
+    /// gives the compressed model's own widths when structured pruning changed them (default: <paramref name="config"/>).
+    /// </summary>
     public static HiddenStateMetricsResult Compare(ITensorSource dense, ITensorSource pruned, ModelConfig config, long[,] ids,
                                                    IReadOnlyCollection<long> excludedTokenIds, Device device, ScalarType dtype,
-                                                   IProgress<HiddenStateProgress>? progress = null, CancellationToken cancellationToken = default)
+                                                   IProgress<HiddenStateProgress>? progress = null, CancellationToken cancellationToken = default,
+                                                   ModelConfig? prunedConfig = null)
     {
+        prunedConfig ??= config;
         var (windows, seqlen) = (ids.GetLength(0), ids.GetLength(1));
         if (windows < 1 || seqlen < 1) throw new ArgumentException($"need at least one window of at least one token, got [{windows}, {seqlen}]");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -67,7 +79,7 @@ public static class HiddenStateMetricsEvaluator
                 using var layerScope = NewDisposeScope();
                 using var denseLayer = DecoderLayer.Create(config, l, rope);
                 denseLayer.LoadWeights(dense, device, dtype);
-                using var prunedLayer = DecoderLayer.Create(config, l, rope);
+                using var prunedLayer = DecoderLayer.Create(prunedConfig, l, rope);
                 prunedLayer.LoadWeights(pruned, device, dtype);
                 for (var i = 0; i < windows; i++)
                 {

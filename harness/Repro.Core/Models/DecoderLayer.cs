@@ -31,8 +31,9 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         this.config = config;
         Index = index;
         input_layernorm = NewNorm(config);
-        self_attn = new SelfAttention(config, rope);
-        mlp = new GatedMlp(config);
+        var widths = config.Widths(index);
+        self_attn = new SelfAttention(config, widths, rope);
+        mlp = new GatedMlp(config, widths.IntermediateSize);
         if (!config.IsCohere) post_attention_layernorm = NewNorm(config);
         RegisterComponents();
     }

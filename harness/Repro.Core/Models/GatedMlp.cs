@@ -10,11 +10,12 @@ public sealed class GatedMlp : nn.Module<Tensor, Tensor>
     // Field names are TorchSharp component names, hence HF's snake_case.
     readonly Linear gate_proj, up_proj, down_proj;
 
-    public GatedMlp(ModelConfig config) : base(nameof(GatedMlp))
+    /// <param name="intermediateSize">This layer's MLP channels (fewer in a structurally pruned layer).</param>
+    public GatedMlp(ModelConfig config, int intermediateSize) : base(nameof(GatedMlp))
     {
-        gate_proj = WeightLoading.PlaceholderLinear(config.HiddenSize, config.IntermediateSize, config.HasMlpBias);
-        up_proj = WeightLoading.PlaceholderLinear(config.HiddenSize, config.IntermediateSize, config.HasMlpBias);
-        down_proj = WeightLoading.PlaceholderLinear(config.IntermediateSize, config.HiddenSize, config.HasMlpBias);
+        gate_proj = WeightLoading.PlaceholderLinear(config.HiddenSize, intermediateSize, config.HasMlpBias);
+        up_proj = WeightLoading.PlaceholderLinear(config.HiddenSize, intermediateSize, config.HasMlpBias);
+        down_proj = WeightLoading.PlaceholderLinear(intermediateSize, config.HiddenSize, config.HasMlpBias);
         RegisterComponents();
     }
 

@@ -20,6 +20,15 @@ public sealed record RopeScaling(string Type, double Factor, double LowFreqFacto
     public const string Llama3Type = "llama3";
 }
 
+/// <summary>
+/// The widths of one decoder layer: query heads, KV heads and MLP channels. Structured pruning (LLM-Pruner, Lang-Prune)
+/// removes whole heads and channels from some layers, so a pruned model's layers differ.
+/// </summary>
+public sealed record LayerWidths(int NumAttentionHeads, int NumKeyValueHeads, int IntermediateSize)
+{
+    public int QueriesPerKeyValue => NumAttentionHeads / NumKeyValueHeads;
+}
+
 /// <summary>One tensor a checkpoint must hold for the declared architecture, under its HF name.</summary>
 public sealed record TensorSpec(string Name, long[] Shape)
 {
@@ -76,11 +85,43 @@ public sealed record ModelConfig
     /// <summary>The dtype the checkpoint was saved in (<c>torch_dtype</c>, or <c>dtype</c> in transformers v5), e.g. "bfloat16".</summary>
     public string? TorchDtype { get; init; }
 
+    /// <summary>
+    /// Per-layer widths of a structurally pruned model (config.json's <c>layer_num_attention_heads</c>,
+    /// <c>layer_num_key_value_heads</c> and <c>layer_intermediate_size</c>, one entry per layer); null when every layer has
+    /// the global <see cref="NumAttentionHeads"/>, <see cref="NumKeyValueHeads"/> and <see cref="IntermediateSize"/>.
+    /// </summary>
+    /// <remarks>
+    /// HF's config classes ignore these fields, so transformers refuses such a folder with a shape mismatch instead of
+    /// running a wrong model; the global fields keep the unpruned widths. Use <see cref="WithLayerWidths"/> to set them:
+    /// uniform widths become the global fields and no list, so such a model stays an ordinary HF folder.
+    /// </remarks>
+    public IReadOnlyList<LayerWidths>? PerLayerWidths { get; init; }
+
     /// <summary>Cohere multiplies its logits by this (CohereConfig's default 0.0625 when absent); 1 for the other families, whose HF code ignores it.</summary>
     public double LogitScale { get; init; } = 1;
 
     public string ModelType => TypeNames[Family];
     public string Architecture => Architectures[Family];
+    /// <summary>The widths of layer <paramref name="index"/>: its own when the model is structurally pruned, else the global ones.</summary>
+    public LayerWidths Widths(int index) => PerLayerWidths is { } list ? list[index] : new(NumAttentionHeads, NumKeyValueHeads, IntermediateSize);
+
+    /// <summary>
+    /// This config with layer <c>i</c> of width <c>widths[i]</c>. Widths equal in every layer become the global fields
+    /// (no per-layer lists, an ordinary HF config); otherwise the global fields stay as they are and the lists are set.
+    /// </summary>
+    public ModelConfig WithLayerWidths(IReadOnlyList<LayerWidths> widths)
+    {
+        if (widths.Count != NumHiddenLayers)
+            throw new ArgumentException($"{widths.Count} layer widths for a model of {NumHiddenLayers} layers");
+        if (widths.All(w => w == widths[0]))
+            return this with
+            {
+                NumAttentionHeads = widths[0].NumAttentionHeads, NumKeyValueHeads = widths[0].NumKeyValueHeads,
+                IntermediateSize = widths[0].IntermediateSize, PerLayerWidths = null,
+            };
+        return this with { PerLayerWidths = [.. widths] };
+    }
+
     /// <summary>Query heads per KV head (HF <c>num_key_value_groups</c>).</summary>
     public int QueriesPerKeyValue => NumAttentionHeads / NumKeyValueHeads;
     public bool HasQkvBias => Family == ModelFamily.Qwen2 || (AttentionBias && Family != ModelFamily.Mistral);
@@ -126,7 +167,8 @@ public sealed record ModelConfig
         if (index < 0 || index >= NumHiddenLayers)
             throw new ArgumentOutOfRangeException(nameof(index), $"layer {index} does not exist: the model has {NumHiddenLayers} layers");
         var p = LayerPrefix(index);
-        long h = HiddenSize, q = (long)NumAttentionHeads * HeadDim, kv = (long)NumKeyValueHeads * HeadDim, inter = IntermediateSize;
+        var widths = Widths(index);
+        long h = HiddenSize, q = (long)widths.NumAttentionHeads * HeadDim, kv = (long)widths.NumKeyValueHeads * HeadDim, inter = widths.IntermediateSize;
         var specs = new List<TensorSpec> { new(p + "input_layernorm.weight", [h]) };
         void Proj(string name, long outF, long inF, bool bias)
         {
@@ -139,8 +181,8 @@ public sealed record ModelConfig
         Proj("self_attn.o_proj", h, q, HasOutputBias);
         if (HasQkNorm)
         {
-            specs.Add(new(p + "self_attn.q_norm.weight", IsCohere ? [NumAttentionHeads, HeadDim] : [HeadDim]));
-            specs.Add(new(p + "self_attn.k_norm.weight", IsCohere ? [NumKeyValueHeads, HeadDim] : [HeadDim]));
+            specs.Add(new(p + "self_attn.q_norm.weight", IsCohere ? [widths.NumAttentionHeads, HeadDim] : [HeadDim]));
+            specs.Add(new(p + "self_attn.k_norm.weight", IsCohere ? [widths.NumKeyValueHeads, HeadDim] : [HeadDim]));
         }
         Proj("mlp.gate_proj", inter, h, HasMlpBias);
         Proj("mlp.up_proj", inter, h, HasMlpBias);
@@ -176,6 +218,19 @@ public sealed record ModelConfig
         Positive("max_position_embeddings", MaxPositionEmbeddings);
         if (NumAttentionHeads > 0 && NumKeyValueHeads > 0 && NumAttentionHeads % NumKeyValueHeads != 0)
             problems.Add($"'num_attention_heads' ({NumAttentionHeads}) must be a multiple of 'num_key_value_heads' ({NumKeyValueHeads}) for grouped-query attention");
+        if (PerLayerWidths is { } perLayer)
+        {
+            if (perLayer.Count != NumHiddenLayers)
+                problems.Add($"the per-layer width lists have {perLayer.Count} entries but 'num_hidden_layers' is {NumHiddenLayers}");
+            for (var i = 0; i < perLayer.Count; i++)
+            {
+                var lw = perLayer[i];
+                if (lw.NumAttentionHeads <= 0 || lw.NumKeyValueHeads <= 0 || lw.IntermediateSize <= 0)
+                    problems.Add($"layer {i} has widths {lw.NumAttentionHeads}/{lw.NumKeyValueHeads} heads and {lw.IntermediateSize} MLP channels; every width must be positive");
+                else if (lw.NumAttentionHeads % lw.NumKeyValueHeads != 0)
+                    problems.Add($"layer {i} has {lw.NumAttentionHeads} query heads, not a multiple of its {lw.NumKeyValueHeads} KV heads");
+            }
+        }
         if (HeadDim % 2 != 0) problems.Add($"'head_dim' ({HeadDim}) must be even: RoPE rotates pairs of coordinates");
         if (!(NormEps > 0) || double.IsInfinity(NormEps)) problems.Add($"'{(IsCohere ? "layer_norm_eps" : "rms_norm_eps")}' must be positive, got {NormEps}");
         if (!(RopeTheta > 0) || double.IsInfinity(RopeTheta)) problems.Add($"'rope_theta' must be positive, got {RopeTheta}");
@@ -298,6 +353,7 @@ public sealed record ModelConfig
             PadTokenId = reader.NullableInt("pad_token_id"),
             TorchDtype = reader.String("torch_dtype", null) ?? reader.String("dtype", null),
             LogitScale = cohere ? reader.Double("logit_scale", 0.0625) : 1,
+            PerLayerWidths = reader.PerLayerWidths(),
         };
         var problems = config.Problems();
         if (problems.Count > 0) throw reader.Error(string.Join("; ", problems));
@@ -354,11 +410,21 @@ public sealed record ModelConfig
             _ => new JsonArray(EosTokenIds.Select(id => (JsonNode?)id).ToArray()),
         };
         if (PadTokenId is not null) json["pad_token_id"] = PadTokenId;
+        if (PerLayerWidths is { } perLayer)
+        {
+            json[LayerHeadsField] = new JsonArray([.. perLayer.Select(w => (JsonNode?)w.NumAttentionHeads)]);
+            json[LayerKeyValueHeadsField] = new JsonArray([.. perLayer.Select(w => (JsonNode?)w.NumKeyValueHeads)]);
+            json[LayerIntermediateField] = new JsonArray([.. perLayer.Select(w => (JsonNode?)w.IntermediateSize)]);
+        }
         json["torch_dtype"] = TorchDtype;
         json["initializer_range"] = 0.02;
         json["use_cache"] = true;
         return json;
     }
+
+    public const string LayerHeadsField = "layer_num_attention_heads";
+    public const string LayerKeyValueHeadsField = "layer_num_key_value_heads";
+    public const string LayerIntermediateField = "layer_intermediate_size";
 
     /// <summary>Typed reads of config.json fields; every failure names the file and the field.</summary>
     sealed class ConfigReader(JsonObject json, string path, string prefix = "")
@@ -397,6 +463,22 @@ public sealed record ModelConfig
                 : AsInt($"{field}[{i}]", n)).ToList(),
             var node => [AsInt(field, node)],
         };
+
+        /// <summary>The three per-layer width lists of a structurally pruned model: all or none, integers, one per layer.</summary>
+        public IReadOnlyList<LayerWidths>? PerLayerWidths()
+        {
+            string[] fields = [LayerHeadsField, LayerKeyValueHeadsField, LayerIntermediateField];
+            var present = fields.Where(f => Node(f) is not null).ToList();
+            if (present.Count == 0) return null;
+            if (present.Count != fields.Length)
+                throw Error($"has '{string.Join("', '", present)}' but not '{string.Join("', '", fields.Except(present))}'; per-layer widths need all three lists");
+            var lists = fields.Select(f => Node(f) is JsonArray array
+                ? array.Select((n, i) => n is null ? throw Error($"field '{f}' has null at index {i}") : AsInt($"{f}[{i}]", n)).ToList()
+                : throw Error($"field '{f}' must be a list of integers, one per layer")).ToList();
+            if (lists.Any(l => l.Count != lists[0].Count))
+                throw Error($"per-layer width lists differ in length ({string.Join(", ", lists.Select(l => l.Count))}); each needs one entry per layer");
+            return [.. Enumerable.Range(0, lists[0].Count).Select(i => new LayerWidths(lists[0][i], lists[1][i], lists[2][i]))];
+        }
 
         /// <summary>rope_theta and rope_scaling, from the v4 fields or v5's rope_parameters.</summary>
         public (double Theta, RopeScaling? Scaling) Rope(int maxPositions)
@@ -443,7 +525,13 @@ public sealed record ModelConfig
             : throw Error($"field '{prefix}{field}' must be a number, got {node.ToJsonString()}");
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{ModelType}: {NumHiddenLayers} layers, hidden {HiddenSize}, heads {NumAttentionHeads}/{NumKeyValueHeads}×{HeadDim}, " +
-        $"mlp {IntermediateSize}, vocab {VocabSize}");
+    public override string ToString()
+    {
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"{ModelType}: {NumHiddenLayers} layers, hidden {HiddenSize}, heads {NumAttentionHeads}/{NumKeyValueHeads}×{HeadDim}, " +
+            $"mlp {IntermediateSize}, vocab {VocabSize}");
+        return PerLayerWidths is not { } layers ? text
+            : string.Create(CultureInfo.InvariantCulture, $"{text}, per layer heads {string.Join(" ", layers.Select(w => $"{w.NumAttentionHeads}/{w.NumKeyValueHeads}"))} " +
+                                                          $"mlp {string.Join(" ", layers.Select(w => w.IntermediateSize))}");
+    }
 }

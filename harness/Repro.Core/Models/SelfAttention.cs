@@ -22,18 +22,19 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
     readonly RotaryEmbedding rope;
     readonly int? slidingWindow;
 
-    public SelfAttention(ModelConfig config, RotaryEmbedding rope) : base(nameof(SelfAttention))
+    /// <param name="widths">This layer's head counts (<see cref="ModelConfig.Widths"/>: structurally pruned layers have fewer).</param>
+    public SelfAttention(ModelConfig config, LayerWidths widths, RotaryEmbedding rope) : base(nameof(SelfAttention))
     {
-        long hidden = config.HiddenSize, q = (long)config.NumAttentionHeads * config.HeadDim, kv = (long)config.NumKeyValueHeads * config.HeadDim;
+        long hidden = config.HiddenSize, q = (long)widths.NumAttentionHeads * config.HeadDim, kv = (long)widths.NumKeyValueHeads * config.HeadDim;
         q_proj = WeightLoading.PlaceholderLinear(hidden, q, config.HasQkvBias);
         k_proj = WeightLoading.PlaceholderLinear(hidden, kv, config.HasQkvBias);
         v_proj = WeightLoading.PlaceholderLinear(hidden, kv, config.HasQkvBias);
         o_proj = WeightLoading.PlaceholderLinear(q, hidden, config.HasOutputBias);
         if (config.HasQkNorm)
         {
-            q_norm = config.IsCohere ? new CohereLayerNorm([config.NumAttentionHeads, config.HeadDim], config.NormEps)
+            q_norm = config.IsCohere ? new CohereLayerNorm([widths.NumAttentionHeads, config.HeadDim], config.NormEps)
                                      : new RmsNorm([config.HeadDim], config.NormEps);
-            k_norm = config.IsCohere ? new CohereLayerNorm([config.NumKeyValueHeads, config.HeadDim], config.NormEps)
+            k_norm = config.IsCohere ? new CohereLayerNorm([widths.NumKeyValueHeads, config.HeadDim], config.NormEps)
                                      : new RmsNorm([config.HeadDim], config.NormEps);
         }
         HeadDim = config.HeadDim;

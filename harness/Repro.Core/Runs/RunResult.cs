@@ -41,7 +41,9 @@ public sealed record EvaluationFingerprint(string Kind, string? Split, int? Seql
     }
 }
 
-/// <param name="Sparsity">Zeros over elements of the linear sublayers as written.</param>
+/// <param name="Sparsity">Zeros over elements of the linear sublayers as written; for structured pruning, which removes
+/// weights instead of zeroing them, the parameters removed over the model's parameters (<paramref name="Zeros"/> of
+/// <paramref name="Elements"/>).</param>
 public sealed record CompressionSummary(double Sparsity, long Zeros, long Elements, double Seconds, IReadOnlyList<string> RepeatedTextLanguages);
 
 /// <summary>Where a run ran: for the report, never part of the spec.</summary>

@@ -1,4 +1,5 @@
 using Repro.Methods.Runs;
+using Repro.Methods.Structured;
 using System.Text.Json;
 using Repro.Core.Claims;
 using Repro.Core.Runs;
@@ -28,45 +29,65 @@ public static class ClaimGrid
     public static IReadOnlyList<GridRun> Plan(IReadOnlyList<Claim> catalog, ResolvedProfile profile)
     {
         var evaluations = Evaluations(profile);
-        var metrics = new Dictionary<(string Model, string Method, string Row, int? Seed), (MethodChoice? Choice, HashSet<string> Metrics)>();
+        var metrics = new Dictionary<(string Model, string Method, string Row, int? Seed), Need>();
         foreach (var claim in catalog)
         {
             if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid) || !Measures(evaluations, grid.Metrics)) continue;
+            var languages = Languages(grid, profile.Profile);
             foreach (var (model, _) in profile.Models)
             {
-                Need(metrics, (model, DenseBlock, DenseBlock, null), null, grid.Metrics);
+                Add(metrics, (model, DenseBlock, DenseBlock, null), null, grid.Metrics, languages);
                 foreach (var method in grid.Methods)
-                    foreach (var row in Rows(grid, profile.Profile))
+                    foreach (var row in Rows(grid, method, profile.Profile))
                         foreach (var seed in grid.Seeds ?? profile.Profile.Calibration.Seeds)
-                            Need(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics);
+                            Add(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics, languages);
             }
         }
         var folders = profile.Models.ToDictionary(m => m.Name, m => m.Folder);
         return [.. metrics.Select(p =>
         {
             var (model, method, row, seed) = p.Key;
-            var needed = evaluations.Where(e => Measures([e], [.. p.Value.Metrics])).ToList();
+            var needed = evaluations.Where(e => Measures([e], [.. p.Value.Metrics.Keys]))
+                .Select(e => e.Languages.SequenceEqual(profile.Profile.Languages) ? e with { Languages = p.Value.LanguagesOf(e, profile.Profile) } : e).ToList();
             var request = new RunRequest(model, folders[model], p.Value.Choice, seed is { } s ? Calibration(profile.Profile, row, s) : null, needed,
                                          profile.Corpus, profile.Tasks, profile.Profile.Device, profile.Profile.DType);
             return new GridRun(model, method, row, seed, request);
         })];
     }
 
-    static void Need(Dictionary<(string, string, string, int?), (MethodChoice?, HashSet<string>)> metrics, (string, string, string, int?) key,
-                     MethodChoice? choice, IEnumerable<string> needed)
+    /// <summary>What one run must measure: its method, and each metric some claim reads with the languages it is read in.</summary>
+    sealed record Need(MethodChoice? Choice, Dictionary<string, HashSet<string>> Metrics)
     {
-        if (!metrics.TryGetValue(key, out var entry)) metrics[key] = entry = (choice, []);
-        entry.Item2.UnionWith(needed);
+        /// <summary>
+        /// The languages an evaluation runs on: those of the metrics it yields, the profile's first and in its order, then
+        /// any a grid adds, so a run that only grids on the profile's languages read keeps its spec.
+        /// </summary>
+        public IReadOnlyList<string> LanguagesOf(EvaluationChoice evaluation, Profile profile)
+        {
+            var wanted = Metrics.Where(m => Measures([evaluation], [m.Key])).SelectMany(m => m.Value).ToHashSet();
+            var extra = Metrics.Where(m => Measures([evaluation], [m.Key])).SelectMany(m => m.Value).Where(l => !profile.Languages.Contains(l)).Distinct().Order(StringComparer.Ordinal);
+            return [.. profile.Languages.Where(wanted.Contains).Concat(extra)];
+        }
+    }
+
+    static void Add(Dictionary<(string, string, string, int?), Need> needs, (string, string, string, int?) key,
+                    MethodChoice? choice, IEnumerable<string> metrics, IReadOnlyList<string> languages)
+    {
+        if (!needs.TryGetValue(key, out var entry)) needs[key] = entry = new Need(choice, []);
+        foreach (var metric in metrics)
+        {
+            if (!entry.Metrics.TryGetValue(metric, out var set)) entry.Metrics[metric] = set = [];
+            set.UnionWith(languages);
+        }
     }
 
     /// <summary>The runs of <paramref name="plan"/> that <paramref name="claim"/>'s grid at the profile covers (its dense baselines included).</summary>
     public static IReadOnlyList<GridRun> Of(Claim claim, IReadOnlyList<GridRun> plan, ResolvedProfile profile)
     {
         if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
-        var methods = grid.Methods.Select(MethodKey).ToHashSet();
-        var rows = Rows(grid, profile.Profile).ToHashSet();
+        var cells = grid.Methods.SelectMany(m => Rows(grid, m, profile.Profile).Select(row => (MethodKey(m), row))).ToHashSet();
         var seeds = (grid.Seeds ?? profile.Profile.Calibration.Seeds).ToHashSet();
-        return [.. plan.Where(r => r.IsDense || (methods.Contains(r.MethodKey) && rows.Contains(r.Row) && seeds.Contains(r.Seed!.Value)))];
+        return [.. plan.Where(r => r.IsDense || (cells.Contains((r.MethodKey, r.Row)) && seeds.Contains(r.Seed!.Value)))];
     }
 
     /// <summary>The runs of several claims, each spec once.</summary>
@@ -90,9 +111,15 @@ public static class ClaimGrid
             _ => false,
         }));
 
-    /// <summary>Calibration rows: <c>each</c> expands to every profile language; a mixture is written <c>ar-de-en</c>.</summary>
-    public static IReadOnlyList<string> Rows(ProfileGrid grid, Profile profile) =>
-        [.. grid.Calibrations.SelectMany(c => c == "each" ? profile.Languages : [c]).Distinct()];
+    /// <summary>
+    /// A block's calibration rows: its own or the grid's; <c>each</c> expands to every language of the grid (by default the
+    /// profile's); a mixture is written <c>ar-de-en</c>.
+    /// </summary>
+    public static IReadOnlyList<string> Rows(ProfileGrid grid, GridMethod method, Profile profile) =>
+        [.. (method.Calibrations ?? grid.Calibrations).SelectMany(c => c == "each" ? Languages(grid, profile) : [c]).Distinct()];
+
+    /// <summary>The grid's languages: what <c>each</c> expands to and what its runs are evaluated on.</summary>
+    public static IReadOnlyList<string> Languages(ProfileGrid grid, Profile profile) => grid.Languages ?? profile.Languages;
 
     static CalibrationChoice Calibration(Profile profile, string row, int seed)
     {
@@ -107,7 +134,17 @@ public static class ClaimGrid
         var sparsity = m.Sparsity ?? (nm is null ? 0.5m : (decimal)nm.N / nm.M);
         return m.Bits is { } bits
             ? new MethodChoice(m.Method, new MethodOptions(new Sparsity(0), null, bits, m.GroupSize ?? 128, m.Sym, m.ActOrder), MethodKinds.Quantization)
-            : new MethodChoice(m.Method, new MethodOptions(new Sparsity(sparsity), nm));
+            : new MethodChoice(m.Method, new MethodOptions(new Sparsity(sparsity), nm, Structured: Structured(m)));
+    }
+
+    /// <summary>Structured pruning's options from a grid method (aggregate, layer range); null for the other methods.</summary>
+    static StructuredOptions? Structured(GridMethod m)
+    {
+        if (m.Method is not (StructuredPruner.LlmPrunerName or StructuredPruner.LangPruneName))
+            return m.Aggregate is null && m.Layers is null ? null
+                : throw new ArgumentException($"block '{m.Block}': 'aggregate' and 'layers' are options of llm-pruner and lang-prune, not {m.Method}");
+        return new StructuredOptions(Layers: m.Layers is null ? null : LayerRange.Parse(m.Layers),
+                                     Merge: m.Aggregate is null ? LanguageMerge.Max : StructuredOptions.ParseMerge(m.Aggregate));
     }
 
     /// <summary>The profile's evaluations, each over the profile's languages unless it names its own.</summary>

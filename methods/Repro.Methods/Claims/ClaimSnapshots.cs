@@ -33,7 +33,7 @@ public static class ClaimSnapshots
             foreach (var (model, _) in profile.Models)
                 foreach (var method in grid.Methods)
                 {
-                    var block = ClaimVerdicts.Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics,
+                    var block = ClaimVerdicts.Build(model, method.Block, ClaimGrid.Rows(grid, method, profile.Profile), grid.Metrics,
                                                     runs.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList(), null);
                     foreach (var ((row, column), cell) in block.Cells)
                         cells[(model, method.Block, row, column.Task, column.Language)] =

@@ -62,7 +62,7 @@ public static class ClaimVerdicts
             foreach (var method in grid.Methods)
             {
                 var blockRuns = found.Where(r => r.Run.Model == model && r.Run.MethodKey == ClaimGrid.MethodKey(method)).ToList();
-                var block = Build(model, method.Block, ClaimGrid.Rows(grid, profile.Profile), grid.Metrics, blockRuns, dense.Result, out var fingerprints);
+                var block = Build(model, method.Block, ClaimGrid.Rows(grid, method, profile.Profile), grid.Metrics, blockRuns, dense.Result, out var fingerprints);
                 if (block.Columns.Count == 0)
                     return Verdict.Inconclusive($"no measured column: profile {profile.Profile.Name} evaluates no {string.Join(" or ", grid.Metrics)}");
                 var dropped = new Dictionary<Column, string>();

@@ -41,6 +41,23 @@ public sealed record CalibrationTokens
 
     public object? Provenance { get; }
 
+    /// <summary>
+    /// The language of each row, when the sampler knows it (Lang-Prune takes one importance per language); null otherwise.
+    /// Not part of <see cref="Sha256"/>: the ids are.
+    /// </summary>
+    public IReadOnlyList<string>? RowLanguages
+    {
+        get => rowLanguages;
+        init
+        {
+            if (value is not null && value.Count != Ids.GetLength(0))
+                throw new ArgumentException($"{value.Count} row languages for {Ids.GetLength(0)} calibration rows");
+            rowLanguages = value;
+        }
+    }
+
+    readonly IReadOnlyList<string>? rowLanguages;
+
     public int NSamples => Ids.GetLength(0);
     public int Seqlen => Ids.GetLength(1);
 

@@ -49,6 +49,6 @@ public sealed class CorpusCalibrationSource(Action<string>? note = null) : ICali
             split = request.Split,
             languages = set.Languages,
             samples = set.Samples,
-        });
+        }) { RowLanguages = [.. set.Samples.Select(s => s.Language)] };
     }
 }

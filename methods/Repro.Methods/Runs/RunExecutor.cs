@@ -8,6 +8,7 @@ using Repro.Core.Tasks;
 using Repro.Core.Tokenizers;
 using Repro.Core.Torch;
 using Repro.Methods.Pipeline;
+using Repro.Methods.Structured;
 using static TorchSharp.torch;
 
 namespace Repro.Methods.Runs;
@@ -62,10 +63,22 @@ public static class RunExecutor
                                                                 TokenizerLoader.FromFolder(request.ModelDir), request.ModelDir, c.AllowRepeatedText));
                     repeated = RepeatedTextLanguages(tokens);
                 }
-                var job = new LayerwiseJob(request.ModelDir, work, method, tokens) { Device = device, DType = dtype, Overwrite = true };
-                var report = LayerwiseCompressor.Run(job, progress is null ? null
-                    : new Forward<LayerProgress>(p => progress.Report(new RunProgress($"compress layer {Math.Min(p.Layer + 1, p.Layers)}/{p.Layers}", p.Layer, p.Layers))));
-                compression = new CompressionSummary(report.Sparsity.Fraction, report.Sparsity.Zeros, report.Sparsity.Elements, report.TotalSeconds, repeated);
+                if (method is IStructuredMethod structured)
+                {
+                    var job = new StructuredJob(request.ModelDir, work, tokens!) { Device = device, DType = dtype, Overwrite = true };
+                    var report = structured.Run(job, progress is null ? null
+                        : new Forward<StructuredProgress>(p => progress.Report(new RunProgress($"{method.Name} {p.Stage}", p.Done, p.Total))));
+                    // Structured pruning removes parameters rather than zeroing them: its "sparsity" is the realised parameter reduction.
+                    var reduction = report.Parameters;
+                    compression = new CompressionSummary(reduction.Fraction, reduction.Before - reduction.After, reduction.Before, report.TotalSeconds, repeated);
+                }
+                else
+                {
+                    var job = new LayerwiseJob(request.ModelDir, work, (ICompressionMethod)method, tokens) { Device = device, DType = dtype, Overwrite = true };
+                    var report = LayerwiseCompressor.Run(job, progress is null ? null
+                        : new Forward<LayerProgress>(p => progress.Report(new RunProgress($"compress layer {Math.Min(p.Layer + 1, p.Layers)}/{p.Layers}", p.Layer, p.Layers))));
+                    compression = new CompressionSummary(report.Sparsity.Fraction, report.Sparsity.Zeros, report.Sparsity.Elements, report.TotalSeconds, repeated);
+                }
                 modelDir = work;
             }
 

@@ -55,7 +55,7 @@ public sealed record RunRequest(string ModelName, string ModelDir, MethodChoice?
 /// <summary>A method by registry name and options; <see cref="Kind"/> says which of a dual-use method's roles (pruning or quantization).</summary>
 public sealed record MethodChoice(string Name, MethodOptions Options, MethodKinds Kind = MethodKinds.Pruning)
 {
-    public ICompressionMethod Create() => MethodRegistry.Find(MethodRegistry.Default, Name, Kind).Create(Options);
+    public IMethod Create() => MethodRegistry.Find(MethodRegistry.Default, Name, Kind).Create(Options);
 
     public MethodSpec Spec()
     {
