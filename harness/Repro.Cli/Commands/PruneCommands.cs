@@ -264,6 +264,9 @@ public static class PruneCommands
         summary.AddRow("parameters", string.Create(CultureInfo.InvariantCulture,
             $"{report.Parameters.Before:N0} → {report.Parameters.After:N0} ({report.Parameters.Fraction * 100:F2}% removed)"));
         summary.AddRow("seconds", string.Create(CultureInfo.InvariantCulture, $"{report.TotalSeconds:F1} (gradients {report.Seconds["gradients"]:F1}, writing {report.Seconds["write"]:F1})"));
+        if (report.Recall is { } recall)
+            summary.AddRow("recall of language-specific MLP channels (top 30 %)", Terminal.Text(string.Join(", ",
+                recall.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value * 100:F1}%")))));
         if (report.PeakMemoryBytes is { } peak) summary.AddRow("peak memory (gradient pass)", string.Create(CultureInfo.InvariantCulture, $"{peak / (double)(1 << 20):F0} MiB resident"));
         summary.AddRow("output", Terminal.Text(Path.GetFullPath(job.OutputDir)));
         AnsiConsole.Write(summary);

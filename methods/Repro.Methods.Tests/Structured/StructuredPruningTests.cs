@@ -238,6 +238,35 @@ public sealed class StructuredPruningTests
         }
     }
 
+    [Test]
+    public void Recall_is_the_kept_share_of_each_languages_most_specific_channels()
+    {
+        // One layer, one unit, ten channels; de's importance rises with the channel index, en's falls.
+        var s = new LayerStructures(0, new LayerWidths(2, 1, 10), 4);
+        IReadOnlyList<LayerImportance> Language(Func<int, double> score) => [new LayerImportance(0, [5], [.. Enumerable.Range(0, 10).Select(score)])];
+        var languages = new Dictionary<string, IReadOnlyList<LayerImportance>> { ["de"] = Language(c => c), ["en"] = Language(c => 9 - c) };
+        // Top 3 by specificity: de channels 9, 8, 7; en channels 0, 1, 2. Keep 0–4 and 9.
+        var plan = new LayerPlan(s, [0], [0, 1, 2, 3, 4, 9]);
+        var recall = StructuredPruner.Recall(languages, new Dictionary<int, LayerPlan> { [0] = plan }, 1e-12, 0.3);
+        Assert.That(recall["de"], Is.EqualTo(1.0 / 3));
+        Assert.That(recall["en"], Is.EqualTo(1.0));
+    }
+
+    [Test]
+    public void A_multilingual_run_records_a_recall_per_language_within_zero_and_one()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), layers: 2);
+        foreach (var method in new[] { StructuredPruner.LlmPruner(new Sparsity(0.5m), new StructuredOptions(Layers: new LayerRange(0, 0))),
+                                       StructuredPruner.LangPrune(new Sparsity(0.5m), new StructuredOptions(Layers: new LayerRange(0, 0))) })
+        {
+            var report = method.Run(new StructuredJob(model.Dir, folder.Sub(method.Name), Calibration(languages: ["de", "de", "zh", "zh"])));
+            Assert.That(report.Recall, Is.Not.Null, method.Name);
+            Assert.That(report.Recall!.Keys, Is.EqualTo(new[] { "de", "zh" }));
+            Assert.That(report.Recall.Values, Has.All.InRange(0.0, 1.0));
+        }
+    }
+
     // ---------- Lang-Prune's normalisation and merge ----------
 
     static Gen<List<List<LayerImportance>>> Importances() =>

@@ -43,7 +43,7 @@ public sealed class TaylorImportanceTests
         var gradients = TaylorImportance.Gradients(model, ids, rows, [1], TaylorVariant.ParamFirst, microBatch: 2);
         foreach (var (name, linear) in model.Layers[1].Linears().Where(l => l.Name is "self_attn.q_proj" or "self_attn.v_proj" or "mlp.down_proj"))
         {
-            var g = gradients[linear].Gradient;
+            var g = gradients[linear].Gradient.to(ScalarType.Float64);
             // The five entries with the largest gradient: their differences stand well above float32 noise.
             var flat = g.abs().flatten();
             var top = flat.topk(5).indexes.data<long>().ToArray();
@@ -82,9 +82,9 @@ public sealed class TaylorImportanceTests
         var single = TaylorImportance.Gradients(model, ids, rows, [0, 1], TaylorVariant.ParamFirst, microBatch: 1);
         foreach (var (linear, g) in full)
         {
-            var scale = g.Gradient.abs().max().item<double>();
-            Assert.That((pieces[linear].Gradient - g.Gradient).abs().max().item<double>(), Is.LessThan(1e-5 * scale));
-            Assert.That((single[linear].Gradient - g.Gradient).abs().max().item<double>(), Is.LessThan(1e-5 * scale));
+            var scale = g.Gradient.abs().max().to(ScalarType.Float64).item<double>();
+            Assert.That((pieces[linear].Gradient - g.Gradient).abs().max().to(ScalarType.Float64).item<double>(), Is.LessThan(1e-5 * scale));
+            Assert.That((single[linear].Gradient - g.Gradient).abs().max().to(ScalarType.Float64).item<double>(), Is.LessThan(1e-5 * scale));
         }
         Assert.That(model.parameters().Any(p => p.requires_grad), Is.False, "the gradient pass must leave the model frozen");
     }
@@ -102,10 +102,10 @@ public sealed class TaylorImportanceTests
         var second = TaylorImportance.Gradients(model, ids, rows, [1], TaylorVariant.ParamSecond, microBatch: 4);
         foreach (var (linear, g) in first)
         {
-            var scale = g.Gradient.abs().max().item<double>();
-            Assert.That((second[linear].Gradient - g.Gradient).abs().max().item<double>(), Is.LessThan(1e-5 * scale));
+            var scale = g.Gradient.abs().max().to(ScalarType.Float64).item<double>();
+            Assert.That((second[linear].Gradient - g.Gradient).abs().max().to(ScalarType.Float64).item<double>(), Is.LessThan(1e-5 * scale));
             // Jensen: the mean of squares is at least the square of the mean, everywhere.
-            Assert.That((second[linear].Squared! - g.Gradient.square()).min().item<double>(), Is.GreaterThanOrEqualTo(-1e-12 * scale * scale));
+            Assert.That((second[linear].Squared!.to(ScalarType.Float64) - g.Gradient.to(ScalarType.Float64).square()).min().item<double>(), Is.GreaterThanOrEqualTo(-1e-12 * scale * scale));
         }
     }
 

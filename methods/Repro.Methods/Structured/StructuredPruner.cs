@@ -115,7 +115,7 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
                 importance = groups.ToDictionary(g => g.Key, g =>
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var stage = groups.Count > 1 ? $"gradients {g.Key}" : "gradients";
+                    var stage = g.Key == AllRows ? "gradients" : $"gradients {g.Key}";
                     var gradients = TaylorImportance.Gradients(model, calibration.Ids, g.Value, layers, options.Importance, options.MicroBatch,
                                                                (done, total) => progress?.Report(new StructuredProgress(stage, done, total)));
                     try
@@ -131,7 +131,8 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
             timings["gradients"] = gradientClock.Elapsed.TotalSeconds;
             var peak = memory.Stop();
 
-            var merged = perLanguage ? Merge(importance.Values.ToList(), options.Merge, options.Epsilon) : importance.Values.Single();
+            var languages = importance.Where(p => p.Key != AllRows).ToDictionary(p => p.Key, p => p.Value);
+            var merged = perLanguage ? Merge([.. languages.Values], options.Merge, options.Epsilon) : importance[AllRows];
             var plans = merged.ToDictionary(m => m.Layer, m =>
             {
                 var s = LayerStructures.Of(config, m.Layer);
@@ -155,13 +156,14 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
                 Calibration = new CalibrationRecord(calibration.NSamples, calibration.Seqlen, calibration.Sha256(), calibration.Provenance),
                 Seed = calibration.Seed,
                 CalibrationGroups = groups.ToDictionary(g => g.Key, g => g.Value.Count),
+                Recall = languages.Count >= 2 ? Recall(languages, plans, options.Epsilon, RecallTopShare) : null,
                 InputModel = new StructuredInput(Path.GetFullPath(job.ModelDir), ConfigSha256(checkpoint.ConfigPath), config.ModelType,
                                                  config.NumHiddenLayers, config.ParameterCount()),
                 Device = job.Device.ToString(),
                 DType = job.DType.ToString().ToLowerInvariant(),
                 Parameters = new ParameterReduction(config.ParameterCount(), pruned.ParameterCount()),
                 Layers = [.. Enumerable.Range(0, config.NumHiddenLayers).Select(l => plans.TryGetValue(l, out var plan)
-                    ? StructuredLayer.Of(plan, config.Widths(l), merged.Single(m => m.Layer == l), importance.Count > 1 ? importance.ToDictionary(p => p.Key, p => p.Value.Single(x => x.Layer == l)) : null)
+                    ? StructuredLayer.Of(plan, config.Widths(l), merged.Single(m => m.Layer == l), languages.Count > 0 ? languages.ToDictionary(p => p.Key, p => p.Value.Single(x => x.Layer == l)) : null)
                     : StructuredLayer.Dense(l, config.Widths(l)))],
                 PeakMemoryBytes = peak,
                 Seconds = timings,
@@ -180,15 +182,64 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
         }
     }
 
-    /// <summary>Which calibration rows each importance is taken on: all of them (LLM-Pruner), or per language (Lang-Prune).</summary>
+    const string AllRows = "all";
+
+    /// <summary>Lang-Prune's Top-p of language-specific MLP channels (METHODS §9: p = 30 %).</summary>
+    public const double RecallTopShare = 0.3;
+
+    /// <summary>
+    /// Which calibration rows each importance is taken on: all of them (LLM-Pruner), and per language when the windows
+    /// span several (Lang-Prune's importances; for LLM-Pruner only to measure the recall of language-specific channels).
+    /// </summary>
     Dictionary<string, IReadOnlyList<int>> RowGroups(CalibrationTokens calibration)
     {
-        var all = Enumerable.Range(0, calibration.NSamples).ToList();
-        if (!perLanguage) return new() { ["all"] = all };
-        var languages = calibration.RowLanguages
-            ?? throw new ArgumentException($"{name} needs the language of every calibration window; these calibration tokens carry none");
-        return languages.Select((l, i) => (l, i)).GroupBy(x => x.l, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<int>)[.. g.Select(x => x.i)]);
+        var groups = new Dictionary<string, IReadOnlyList<int>>();
+        if (!perLanguage) groups[AllRows] = [.. Enumerable.Range(0, calibration.NSamples)];
+        var languages = calibration.RowLanguages;
+        if (languages is null)
+            return perLanguage ? throw new ArgumentException($"{name} needs the language of every calibration window; these calibration tokens carry none") : groups;
+        var byLanguage = languages.Select((l, i) => (l, i)).GroupBy(x => x.l, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (perLanguage || byLanguage.Count >= 2)
+            foreach (var g in byLanguage) groups[g.Key] = [.. g.Select(x => x.i)];
+        return groups;
+    }
+
+    /// <summary>
+    /// Lang-Prune §3.2's recall per language: the specificity of every MLP channel of the pruned layers,
+    /// <c>S_ℓ = Ĩ_ℓ − mean_{ℓ'≠ℓ} Ĩ_ℓ'</c> on the unpruned model's normalised importances, its top
+    /// <c>max(1, ⌊p·N⌋)</c> channels (ties to the lower layer, then channel), and the share of them the pruned model keeps.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> Recall(IReadOnlyDictionary<string, IReadOnlyList<LayerImportance>> languages,
+                                                              IReadOnlyDictionary<int, LayerPlan> plans, double epsilon, double topShare)
+    {
+        var names = languages.Keys.Order(StringComparer.Ordinal).ToList();
+        var normalised = names.ToDictionary(n => n, n => Normalise(languages[n], epsilon));
+        var channels = normalised[names[0]].SelectMany(l => Enumerable.Range(0, l.Channels.Length).Select(c => (l.Layer, Channel: c))).ToList();
+        var kept = plans.Values.SelectMany(p => p.KeptChannels.Select(c => (p.Structures.Layer, c))).ToHashSet();
+        var top = Math.Max(1, (int)Math.Floor(topShare * channels.Count));
+        var recall = new Dictionary<string, double>();
+        foreach (var language in names)
+        {
+            var others = names.Where(n => n != language).ToList();
+            var specificity = channels.Select((c, i) =>
+            {
+                var layer = normalised[language].Single(l => l.Layer == c.Layer);
+                var own = layer.Channels[c.Channel];
+                var rest = others.Average(o => normalised[o].Single(l => l.Layer == c.Layer).Channels[c.Channel]);
+                return (c, S: own - rest);
+            }).OrderByDescending(x => x.S).ThenBy(x => x.c.Layer).ThenBy(x => x.c.Channel).Take(top).ToList();
+            recall[language] = (double)specificity.Count(x => kept.Contains((x.c.Layer, x.c.Channel))) / top;
+        }
+        return recall;
+    }
+
+    /// <summary>One language's scores min–max normalised over every unit and channel of every pruned layer: <c>(I − min)/(max − min + ε)</c>.</summary>
+    static List<LayerImportance> Normalise(IReadOnlyList<LayerImportance> language, double epsilon)
+    {
+        var all = language.SelectMany(l => l.Units.Concat(l.Channels)).ToList();
+        var (min, max) = (all.Min(), all.Max());
+        var scale = max - min + epsilon;
+        return [.. language.Select(l => new LayerImportance(l.Layer, [.. l.Units.Select(x => (x - min) / scale)], [.. l.Channels.Select(x => (x - min) / scale)]))];
     }
 
     /// <summary>
@@ -198,13 +249,7 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
     public static IReadOnlyList<LayerImportance> Merge(IReadOnlyList<IReadOnlyList<LayerImportance>> perLanguage, LanguageMerge merge, double epsilon)
     {
         if (perLanguage.Count == 0) throw new ArgumentException("no language importance to merge");
-        var normalised = perLanguage.Select(language =>
-        {
-            var all = language.SelectMany(l => l.Units.Concat(l.Channels)).ToList();
-            var (min, max) = (all.Min(), all.Max());
-            var scale = max - min + epsilon;
-            return language.Select(l => new LayerImportance(l.Layer, [.. l.Units.Select(x => (x - min) / scale)], [.. l.Channels.Select(x => (x - min) / scale)])).ToList();
-        }).ToList();
+        var normalised = perLanguage.Select(language => Normalise(language, epsilon)).ToList();
         double Combine(IEnumerable<double> values) => merge switch
         {
             LanguageMerge.Max => values.Max(),

@@ -22,6 +22,11 @@ public sealed record StructuredReport
     public required int? Seed { get; init; }
     /// <summary>Windows per importance: <c>all</c> for LLM-Pruner, one entry per language for Lang-Prune.</summary>
     public required IReadOnlyDictionary<string, int> CalibrationGroups { get; init; }
+    /// <summary>
+    /// Per language, the share of its most language-specific MLP channels (top 30 % by specificity) the pruned model keeps
+    /// (Lang-Prune §3.2); null unless the calibration spans two or more languages.
+    /// </summary>
+    public required IReadOnlyDictionary<string, double>? Recall { get; init; }
     public required StructuredInput InputModel { get; init; }
     public required string Device { get; init; }
     /// <summary>Compute dtype of the gradient pass; written tensors keep their stored dtype.</summary>

@@ -52,8 +52,9 @@ public static class TaylorImportance
         var weights = layers.SelectMany(l => Projections(model.Layers[l])).ToList();
         var secondOrder = variant is TaylorVariant.ParamSecond or TaylorVariant.ParamMix;
         var size = secondOrder ? 1 : microBatch;
-        var sums = weights.ToDictionary(w => w, w => (G: zeros_like(w.weight!, dtype: ScalarType.Float64).DetachFromDisposeScope(),
-                                                      A: secondOrder ? zeros_like(w.weight!, dtype: ScalarType.Float64).DetachFromDisposeScope() : null));
+        // Float32 sums (4 bytes a weight, the weights' own size in float32): half-precision gradients would round each addition.
+        var sums = weights.ToDictionary(w => w, w => (G: zeros_like(w.weight!, dtype: ScalarType.Float32).DetachFromDisposeScope(),
+                                                      A: secondOrder ? zeros_like(w.weight!, dtype: ScalarType.Float32).DetachFromDisposeScope() : null));
         try
         {
             foreach (var w in weights) w.weight!.requires_grad = true;
@@ -74,7 +75,7 @@ public static class TaylorImportance
                 using (no_grad())
                     foreach (var w in weights)
                     {
-                        var g = w.weight!.grad!.to(ScalarType.Float64);
+                        var g = w.weight!.grad!.to(ScalarType.Float32);
                         var (sumG, sumA) = sums[w];
                         if (secondOrder)
                         {
@@ -125,9 +126,9 @@ public static class TaylorImportance
         {
             var w = l.weight!.detach().to(ScalarType.Float64);
             var g = gradients[l];
-            var first = w * g.Gradient;
+            var first = w * g.Gradient.to(ScalarType.Float64);
             if (variant is TaylorVariant.ParamFirst or TaylorVariant.Vectorize) return first;
-            var second = w * g.Squared! * w;
+            var second = w * g.Squared!.to(ScalarType.Float64) * w;
             return variant == TaylorVariant.ParamSecond ? second : first - 0.5 * second;
         }
         Tensor Rows(Linear l) => variant == TaylorVariant.Vectorize ? Sal(l).sum([1L]).abs() : Sal(l).abs().sum([1L]);
