@@ -34,16 +34,28 @@ public sealed record PaperEvidence(IReadOnlyList<string> Tables, IReadOnlyList<s
 /// <param name="Seeds">Calibration seeds of this grid when they differ from the profile's (a budget choice the file states).</param>
 /// <param name="Languages">This grid's languages when they differ from the profile's: what <c>each</c> expands to and what its
 /// runs are evaluated on (Lang-Prune's nine languages, say, where Kurz's profile has seven).</param>
+/// <param name="Models">The profile models this grid runs on, by name, when not all of them (each paper has its own checkpoints).</param>
+/// <param name="NSamples">Calibration windows per run (per language for <see cref="GridMethod.SamplesPerLanguage"/> blocks) when not the profile's.</param>
+/// <param name="Seqlen">Tokens per calibration window when not the profile's.</param>
 public sealed record ProfileGrid(IReadOnlyList<GridMethod> Methods, IReadOnlyList<string> Calibrations, IReadOnlyList<string> Metrics,
-                                 Outcome Expected, string Why, IReadOnlyList<int>? Seeds = null, IReadOnlyList<string>? Languages = null);
+                                 Outcome Expected, string Why, IReadOnlyList<int>? Seeds = null, IReadOnlyList<string>? Languages = null,
+                                 IReadOnlyList<string>? Models = null,
+                                 [property: JsonPropertyName("nsamples")] int? NSamples = null, int? Seqlen = null)
+{
+    /// <summary>The profile's models this grid runs on.</summary>
+    public IEnumerable<(string Name, string Folder)> ModelsOf(ResolvedProfile profile) =>
+        profile.Models.Where(m => Models is null || Models.Contains(m.Name));
+}
 
 /// <param name="Block">The block's name, matching the paper's method column (<c>wanda</c>, <c>sparsegpt</c>, <c>gptq4</c>, ...).</param>
 /// <param name="Aggregate">Lang-Prune's merge of per-language importance: <c>max</c> (default), <c>mean</c> or <c>min</c>.</param>
 /// <param name="Layers">Structured pruning's layer range <c>start:end</c> (end exclusive); null: METHODS §8's <c>[4, L−2)</c>.</param>
 /// <param name="Calibrations">This block's calibration rows when they differ from the grid's (a mixed-data block needs no monolingual rows).</param>
+/// <param name="SamplesPerLanguage">A mixture row draws the profile's nsamples per language, not in all (Lang-Prune's 100 per
+/// language, 900 mixed); monolingual rows are unchanged.</param>
 public sealed record GridMethod(string Block, string Method, decimal? Sparsity = null, string? Nm = null, int? Bits = null, int? GroupSize = null,
                                 bool Sym = false, bool ActOrder = false, string? Aggregate = null, string? Layers = null,
-                                IReadOnlyList<string>? Calibrations = null);
+                                IReadOnlyList<string>? Calibrations = null, bool SamplesPerLanguage = false);
 
 /// <summary>The claims under <c>expectations/claims/</c>, checked on load.</summary>
 public static class ClaimCatalog

@@ -11,7 +11,7 @@ public delegate Verdict Rule(IReadOnlyList<Block> blocks, RuleParameters paramet
 /// Overall verdicts over several blocks: holds when every block holds, fails when at least half fail, otherwise
 /// inconclusive.
 /// </summary>
-public static class Rules
+public static partial class Rules
 {
     public static IReadOnlyDictionary<string, Rule> ByName { get; } = new Dictionary<string, Rule>
     {
@@ -21,6 +21,9 @@ public static class Rules
         ["diagonal-tendency"] = DiagonalTendency,
         ["spread-ratio"] = SpreadRatio,
         ["mixture-vs-target"] = MixtureVersusTarget,
+        ["max-beats-mixed"] = MaxBeatsMixed,
+        ["interference"] = Interference,
+        ["min-far-worse"] = MinFarWorse,
     };
 
     public static Rule Get(string name, string source) =>

@@ -34,13 +34,15 @@ public static class ClaimGrid
         {
             if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid) || !Measures(evaluations, grid.Metrics)) continue;
             var languages = Languages(grid, profile.Profile);
-            foreach (var (model, _) in profile.Models)
+            var size = (grid.NSamples ?? profile.Profile.Calibration.NSamples, grid.Seqlen ?? profile.Profile.Calibration.Seqlen);
+            foreach (var (model, _) in grid.ModelsOf(profile))
             {
                 Add(metrics, (model, DenseBlock, DenseBlock, null), null, grid.Metrics, languages);
                 foreach (var method in grid.Methods)
                     foreach (var row in Rows(grid, method, profile.Profile))
                         foreach (var seed in grid.Seeds ?? profile.Profile.Calibration.Seeds)
-                            Add(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics, languages);
+                            Add(metrics, (model, MethodKey(method), row, seed), Choice(method), grid.Metrics, languages, claim,
+                                size.Item1 * (method.SamplesPerLanguage ? row.Split('-').Length : 1), size.Item2);
             }
         }
         var folders = profile.Models.ToDictionary(m => m.Name, m => m.Folder);
@@ -49,14 +51,14 @@ public static class ClaimGrid
             var (model, method, row, seed) = p.Key;
             var needed = evaluations.Where(e => Measures([e], [.. p.Value.Metrics.Keys]))
                 .Select(e => e.Languages.SequenceEqual(profile.Profile.Languages) ? e with { Languages = p.Value.LanguagesOf(e, profile.Profile) } : e).ToList();
-            var request = new RunRequest(model, folders[model], p.Value.Choice, seed is { } s ? Calibration(profile.Profile, row, s) : null, needed,
+            var request = new RunRequest(model, folders[model], p.Value.Choice, seed is { } s ? Calibration(profile.Profile, row, s, p.Value.NSamples, p.Value.Seqlen) : null, needed,
                                          profile.Corpus, profile.Tasks, profile.Profile.Device, profile.Profile.DType);
             return new GridRun(model, method, row, seed, request);
         })];
     }
 
     /// <summary>What one run must measure: its method, and each metric some claim reads with the languages it is read in.</summary>
-    sealed record Need(MethodChoice? Choice, Dictionary<string, HashSet<string>> Metrics)
+    sealed record Need(MethodChoice? Choice, Dictionary<string, HashSet<string>> Metrics, int NSamples, int Seqlen)
     {
         /// <summary>
         /// The languages an evaluation runs on: those of the metrics it yields, the profile's first and in its order, then
@@ -71,9 +73,12 @@ public static class ClaimGrid
     }
 
     static void Add(Dictionary<(string, string, string, int?), Need> needs, (string, string, string, int?) key,
-                    MethodChoice? choice, IEnumerable<string> metrics, IReadOnlyList<string> languages)
+                    MethodChoice? choice, IEnumerable<string> metrics, IReadOnlyList<string> languages, Claim? claim = null, int nsamples = 0, int seqlen = 0)
     {
-        if (!needs.TryGetValue(key, out var entry)) needs[key] = entry = new Need(choice, []);
+        if (!needs.TryGetValue(key, out var entry)) needs[key] = entry = new Need(choice, [], nsamples, seqlen);
+        else if (entry.NSamples != nsamples || entry.Seqlen != seqlen)
+            throw new ClaimFileException(claim?.File ?? "", $"{key.Item1} {key.Item2} row {key.Item3}: this grid calibrates it on {nsamples} × {seqlen} tokens, " +
+                                                            $"another on {entry.NSamples} × {entry.Seqlen}; the same run cannot have two calibration sizes");
         foreach (var metric in metrics)
         {
             if (!entry.Metrics.TryGetValue(metric, out var set)) entry.Metrics[metric] = set = [];
@@ -87,18 +92,22 @@ public static class ClaimGrid
         if (!claim.Profiles.TryGetValue(profile.Profile.Name, out var grid)) return [];
         var cells = grid.Methods.SelectMany(m => Rows(grid, m, profile.Profile).Select(row => (MethodKey(m), row))).ToHashSet();
         var seeds = (grid.Seeds ?? profile.Profile.Calibration.Seeds).ToHashSet();
-        return [.. plan.Where(r => r.IsDense || (cells.Contains((r.MethodKey, r.Row)) && seeds.Contains(r.Seed!.Value)))];
+        var models = grid.ModelsOf(profile).Select(m => m.Name).ToHashSet();
+        return [.. plan.Where(r => models.Contains(r.Model) && (r.IsDense || (cells.Contains((r.MethodKey, r.Row)) && seeds.Contains(r.Seed!.Value))))];
     }
 
     /// <summary>The runs of several claims, each spec once.</summary>
     public static IReadOnlyList<GridRun> Of(IEnumerable<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile) =>
         [.. claims.SelectMany(c => Of(c, plan, profile)).DistinctBy(r => r.Request.Spec.Hash)];
 
-    /// <summary>How a grid's method is told apart from others: its method and options, e.g. <c>wanda-0.5</c>, <c>gptq-4b-g128</c>.</summary>
+    /// <summary>
+    /// How a grid's method is told apart from others: its method and options, e.g. <c>wanda-0.5</c>, <c>gptq-4b-g128</c>,
+    /// and <c>-per-language</c> when its mixture rows draw the profile's nsamples per language.
+    /// </summary>
     public static string MethodKey(GridMethod method)
     {
         var choice = Choice(method);
-        return choice.Options.Label(choice.Name, choice.Kind);
+        return choice.Options.Label(choice.Name, choice.Kind) + (method.SamplesPerLanguage ? "-per-language" : "");
     }
 
     /// <summary>Whether some evaluation yields one of <paramref name="metrics"/>: ppl/bpb from ppl, snr/pe from hidden, acc/acc_norm from mc.</summary>
@@ -121,11 +130,11 @@ public static class ClaimGrid
     /// <summary>The grid's languages: what <c>each</c> expands to and what its runs are evaluated on.</summary>
     public static IReadOnlyList<string> Languages(ProfileGrid grid, Profile profile) => grid.Languages ?? profile.Languages;
 
-    static CalibrationChoice Calibration(Profile profile, string row, int seed)
+    static CalibrationChoice Calibration(Profile profile, string row, int seed, int nsamples, int seqlen)
     {
         var languages = row.Split('-');
         var c = profile.Calibration;
-        return new CalibrationChoice(languages, c.NSamples, c.Seqlen, seed, AllowRepeatedText: languages.Any(c.AllowRepeatedText.Contains));
+        return new CalibrationChoice(languages, nsamples, seqlen, seed, AllowRepeatedText: languages.Any(c.AllowRepeatedText.Contains));
     }
 
     public static MethodChoice Choice(GridMethod m)

@@ -30,7 +30,7 @@ public static class ClaimSnapshots
             foreach (var (run, result) in runs.Where(r => r.Run.IsDense))
                 foreach (var m in result.Measurements)
                     dense[(run.Model, m.Metric, m.Language)] = new DenseFigure(run.Model, m.Metric, m.Language, m.Value);
-            foreach (var (model, _) in profile.Models)
+            foreach (var (model, _) in grid.ModelsOf(profile))
                 foreach (var method in grid.Methods)
                 {
                     var block = ClaimVerdicts.Build(model, method.Block, ClaimGrid.Rows(grid, method, profile.Profile), grid.Metrics,
