@@ -59,9 +59,19 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
         }
     }
 
-    public static IReadOnlyDictionary<string, double> TolerancesOf(IEnumerable<SnapshotCell> cells) =>
-        cells.Where(c => c.Std is not null && c.Seeds > 1).GroupBy(c => c.Task)
+    /// <summary>
+    /// Per task, the median standard error of the cells' means, and never below <paramref name="resolutions"/>' value for
+    /// it: an accuracy moves in steps of one item (100 / items points), and a single flipped item, which rounding on
+    /// another CPU can cause in GPTQ, is no regression.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> TolerancesOf(IEnumerable<SnapshotCell> cells, IReadOnlyDictionary<string, double>? resolutions = null)
+    {
+        var tolerances = cells.Where(c => c.Std is not null && c.Seeds > 1).GroupBy(c => c.Task)
             .ToDictionary(g => g.Key, g => Statistics.Median(g.Select(c => c.Std!.Value / Math.Sqrt(c.Seeds))));
+        foreach (var (task, step) in resolutions ?? new Dictionary<string, double>())
+            tolerances[task] = Math.Max(tolerances.GetValueOrDefault(task), step);
+        return tolerances;
+    }
 
     /// <summary>
     /// Differences of <paramref name="measured"/> from this snapshot: a verdict that changed, a cell or dense figure
@@ -77,7 +87,7 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
         foreach (var cell in measured.Cells)
         {
             if (!old.Remove(Key(cell), out var before)) { lines.Add(new SnapshotDifference(SnapshotDifference.NewCell, Name(cell), null, F(cell.Mean), null, Cell: cell)); continue; }
-            var tolerance = Tolerance(cell.Task, before.Mean);
+            var tolerance = Math.Max(Tolerance(cell.Task, before.Mean, measured), SeedTolerance(before, cell));
             if (!(Math.Abs(cell.Mean - before.Mean) <= tolerance))
                 lines.Add(new SnapshotDifference(SnapshotDifference.Moved, Name(cell), F(before.Mean), F(cell.Mean), F(tolerance), Cell: cell));
         }
@@ -87,14 +97,31 @@ public sealed record ClaimSnapshot(string Profile, string Command, string Commit
         {
             var name = $"dense {d.Model} {d.Metric} {d.Language}";
             if (!dense.TryGetValue((d.Model, d.Metric, d.Language), out var before)) { lines.Add(new SnapshotDifference(SnapshotDifference.NewCell, name, null, F(d.Value), null)); continue; }
-            var tolerance = Tolerance(d.Metric, before.Value);
+            var tolerance = Tolerance(d.Metric, before.Value, measured);
             if (!(Math.Abs(d.Value - before.Value) <= tolerance)) lines.Add(new SnapshotDifference(SnapshotDifference.Moved, name, F(before.Value), F(d.Value), F(tolerance)));
         }
         return lines;
     }
 
-    /// <summary>The metric's seed tolerance, and never below a millionth of the value: float rounding across machines and BLAS builds.</summary>
-    double Tolerance(string metric, double value) => Math.Max(Tolerances.GetValueOrDefault(metric, 0), 1e-6 * Math.Abs(value));
+    /// <summary>
+    /// Two means of one cell differ beyond noise only past <c>2·sqrt(s²/R_a + s²/R_b)</c> (EVALUATION §6.0), with s the
+    /// spread of the accepted cell's calibration seeds (not the new one's: a regression that scatters the seeds must not
+    /// widen its own tolerance); 0 without seeds. SparseGPT at 70 % and GPTQ are chaotic in float rounding
+    /// (a flipped mask or rounding decision propagates through the later columns and layers), so another CPU's BLAS moves
+    /// their cells by about as much as another seed does, while their run on one machine is exactly repeatable.
+    /// </summary>
+    static double SeedTolerance(SnapshotCell before, SnapshotCell now) =>
+        before.Std is { } s && before.Seeds > 1 && now.Seeds > 1
+            ? 2 * s * Math.Sqrt(1.0 / before.Seeds + 1.0 / now.Seeds)
+            : 0;
+
+    /// <summary>
+    /// The metric's tolerance in this snapshot or in the <paramref name="measured"/> one, whichever is larger (a snapshot
+    /// recorded before accuracy resolutions were part of its tolerances still compares fairly), and never below a
+    /// millionth of the value: float rounding across machines and BLAS builds.
+    /// </summary>
+    double Tolerance(string metric, double value, ClaimSnapshot measured) =>
+        Math.Max(Math.Max(Tolerances.GetValueOrDefault(metric, 0), measured.Tolerances.GetValueOrDefault(metric, 0)), 1e-6 * Math.Abs(value));
 
     static (string, string, string, string, string) Key(SnapshotCell c) => (c.Model, c.Block, c.Row, c.Task, c.Language);
     static string Name(SnapshotCell c) => $"{c.Model} {c.Block} calibration {c.Row}, {c.Task} {c.Language}";

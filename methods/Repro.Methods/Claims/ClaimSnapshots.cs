@@ -22,11 +22,15 @@ public static class ClaimSnapshots
     {
         var cells = new Dictionary<(string, string, string, string, string), SnapshotCell>();
         var dense = new Dictionary<(string, string, string), DenseFigure>();
+        var items = new Dictionary<string, int>();   // accuracy tasks: the most items a language was scored on
         foreach (var claim in claims.Where(c => c.Profiles.ContainsKey(profile.Profile.Name)))
         {
             var grid = claim.Profiles[profile.Profile.Name];
             var runs = ClaimGrid.Of(claim, plan, profile).Select(r => (Run: r, Result: store.TryGet(r.Request.Spec)
                 ?? throw new InvalidOperationException($"{r.Request.Spec} is not in the store {store.Root}; run the profile first"))).ToList();
+            foreach (var m in runs.SelectMany(r => r.Result.Measurements))
+                if (m.Fingerprint is { Kind: EvaluationSpec.MultipleChoice, Task: { } task, Windows: { } n } && n > 0)
+                    items[task] = Math.Max(items.GetValueOrDefault(task), n);
             foreach (var (run, result) in runs.Where(r => r.Run.IsDense))
                 foreach (var m in result.Measurements)
                     dense[(run.Model, m.Metric, m.Language)] = new DenseFigure(run.Model, m.Metric, m.Language, m.Value);
@@ -44,6 +48,6 @@ public static class ClaimSnapshots
             .ThenBy(c => c.Task, StringComparer.Ordinal).ThenBy(c => c.Row, StringComparer.Ordinal).ThenBy(c => c.Language, StringComparer.Ordinal).ToList();
         return new ClaimSnapshot(profile.Profile.Name, $"./repro claims snapshot --profile {profile.Profile.Name}", CodeVersion.Commit,
                                  [.. dense.Values.OrderBy(d => d.Model, StringComparer.Ordinal).ThenBy(d => d.Metric, StringComparer.Ordinal).ThenBy(d => d.Language, StringComparer.Ordinal)],
-                                 ordered, ClaimSnapshot.TolerancesOf(ordered), verdicts.ToDictionary(v => v.Claim, v => v.Verdict.Outcome));
+                                 ordered, ClaimSnapshot.TolerancesOf(ordered, items.ToDictionary(kv => kv.Key, kv => 100.0 / kv.Value)), verdicts.ToDictionary(v => v.Claim, v => v.Verdict.Outcome));
     }
 }
