@@ -189,7 +189,7 @@ public sealed class PruneCommandTests
 
     static readonly object[] BadPruneArguments =
     [
-        new object[] { new[] { "--method", "nope" }, "known: magnitude, wanda, sparsegpt, identity, every-other" },
+        new object[] { new[] { "--method", "nope" }, "known: magnitude, wanda, sparsegpt, llm-pruner, lang-prune, identity, every-other" },
         new object[] { new[] { "--sparsity", "1.5" }, "[0, 1)" },
         new object[] { new[] { "--sparsity", "-0.1" }, "[0, 1)" },
         new object[] { new[] { "--sparsity", "half" }, "not a number" },
@@ -258,6 +258,53 @@ public sealed class PruneCommandTests
         Assert.That(outcome.Error, Does.Contain(expected));
     }
 
+    /// <summary>A copy of <paramref name="model"/> with one NaN in layer 0's q_proj weight, tokenizer files included.</summary>
+    static string WithNan(TempFolder temp, string model)
+    {
+        var broken = temp.Sub("nan-model");
+        Directory.CreateDirectory(broken);
+        foreach (var file in Directory.EnumerateFiles(model).Where(f => !f.EndsWith(".safetensors")))
+            File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
+        using var scope = NewDisposeScope();
+        using var checkpoint = Repro.Core.Checkpoints.HfCheckpoint.Open(model);
+        var tensors = checkpoint.Names.ToDictionary(n => n, n => checkpoint.Load(n));
+        tensors["model.layers.0.self_attn.q_proj.weight"][0, 0] = tensor(float.NaN);
+        File.Delete(Path.Combine(broken, "config.json"));
+        Repro.Core.Checkpoints.HfCheckpointWriter.Write(broken, checkpoint.ConfigJson, tensors);
+        return broken;
+    }
+
+    [TestCase("prune", "sparsegpt")]
+    [TestCase("prune", "wanda")]
+    [TestCase("quantize", "gptq")]
+    public void Nan_weights_are_bad_input_under_every_method_without_a_stack_trace(string command, string method)
+    {
+        using var temp = new TempFolder();
+        var model = WithNan(temp, Generated(temp));
+
+        string[] grid = command == "quantize" ? ["--group-size", "32"] : [];
+        var outcome = Cli.Run([command, "--model", model, "--method", method, "--calib-data", Corpora, "--calib-langs", "de",
+                               "--nsamples", "2", "--seqlen", "32", "--out", temp.Sub("out"), .. grid]);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain("q_proj").And.Contain("NaN").And.Not.Contain(" at Repro."));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+    }
+
+    [Test]
+    public void A_gptq_group_size_that_does_not_divide_a_width_is_bad_input_without_a_stack_trace()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+
+        var outcome = Cli.Run("quantize", "--model", model, "--method", "gptq", "--bits", "4", "--group-size", "7", "--calib-data", Corpora,
+                              "--calib-langs", "de", "--nsamples", "2", "--seqlen", "32", "--out", temp.Sub("out"));
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
+        Assert.That(outcome.Error, Does.Contain("group size 7 does not divide").And.Not.Contain(" at Repro."));
+        Assert.That(Directory.Exists(temp.Sub("out")), Is.False);
+    }
+
     [Test]
     public void Eval_hidden_with_a_missing_model_folder_is_bad_input()
     {
@@ -287,7 +334,7 @@ public sealed class PruneCommandTests
         var outcome = Cli.Run("bench", "prune", "--params", "100K", "--methods", "identity,nope");
 
         Assert.That(outcome.ExitCode, Is.EqualTo(2));
-        Assert.That(outcome.Error, Does.Contain("known: magnitude, wanda, sparsegpt, gptq, identity"));
+        Assert.That(outcome.Error, Does.Contain("known: magnitude, wanda, sparsegpt, gptq, llm-pruner, lang-prune, identity"));
     }
 }
 

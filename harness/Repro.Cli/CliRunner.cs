@@ -14,7 +14,7 @@ public static class ExitCodes
 }
 
 /// <summary>An input the user gave that cannot be used; printed without a stack trace, exit code 2.</summary>
-public sealed class BadInputException(string message) : Exception(message);
+public sealed class BadInputException(string message) : InputException(message);
 
 public static class CliRunner
 {
@@ -51,6 +51,6 @@ public static class CliRunner
         }
     }
 
-    static bool IsBadInput(Exception e) => e is BadInputException or InputFileException or ArgumentException
+    static bool IsBadInput(Exception e) => e is InputException or ArgumentException
         or FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException;
 }

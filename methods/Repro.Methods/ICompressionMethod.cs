@@ -27,6 +27,13 @@ public interface IMethod
 /// </summary>
 public interface ICompressionMethod : IMethod
 {
+    /// <summary>
+    /// True when <see cref="ISublayerCompressor.Apply"/> only zeroes the weights its mask marks (magnitude, Wanda) or
+    /// changes none: the pipeline then writes the stored tensor with the mask applied, so every kept weight stays
+    /// bit-identical to the input whatever the compute dtype. False for methods that update weights (SparseGPT, GPTQ):
+    /// their weights are written from the compute dtype, and prune.json says when that cast rounds them.
+    /// </summary>
+    bool MasksOnly => false;
 
     /// <summary>Starts one sublayer (e.g. "model.layers.3.mlp.down_proj") of the layer being processed.</summary>
     ISublayerCompressor Begin(string name, Linear sublayer);

@@ -35,6 +35,7 @@ public sealed class Magnitude : ICompressionMethod
     public string Name => "magnitude";
 
     public bool NeedsCalibration => false;
+    public bool MasksOnly => true;
 
     public JsonObject HyperParameters => new()
     {

@@ -198,8 +198,9 @@ public static class OptimalBrainSurgeon
     /// <summary>An empty Hessian would mark every input dead and zero the whole weight: refuse it.</summary>
     internal static void RequireCalibrated(Hessian hessian, string sublayer)
     {
+        // A bug of the pipeline or the model code, not of the input.
         if (hessian.Sequences == 0)
-            throw new SublayerCompressionException(sublayer,
+            throw new InvalidOperationException($"{sublayer}: " +
                 "no calibration inputs reached this sublayer (its forward pre-hook never fired), so there is no Hessian; " +
                 "check that the layer calls the sublayer through call(), not forward()");
     }

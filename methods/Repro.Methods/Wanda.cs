@@ -60,6 +60,7 @@ public sealed class Wanda : ICompressionMethod
     public string Name => "wanda";
 
     public bool NeedsCalibration => true;
+    public bool MasksOnly => true;
 
     public JsonObject HyperParameters => new()
     {

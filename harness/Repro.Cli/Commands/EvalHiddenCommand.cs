@@ -59,6 +59,7 @@ public static class EvalHiddenCommand
         var tokenizer = TokenizerLoader.FromFolder(denseDir);
         ModelConfig config;
         using (var checkpoint = HfCheckpoint.Open(denseDir)) config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
+        TokenizerLoader.RequireFits(tokenizer, config.VocabSize, denseDir);
         // Special tokens are run (they are context) but not measured (METHODS §7).
         var excluded = HiddenStateMetricsEvaluator.SpecialTokenIds(tokenizer, config);
 

@@ -198,7 +198,7 @@ public static class PruneCommands
             var data = parse.GetValue(o.CalibData) ?? throw new BadInputException($"method '{registration.Name}' needs calibration data: pass --calib-data DIR and --calib-langs");
             if (!Directory.Exists(data)) throw new BadInputException($"{data}: calibration corpus folder not found; check --calib-data");
             var langs = CommonOptions.ParseLanguages(parse.GetValue(o.CalibLangs) ?? throw new BadInputException("--calib-langs is required with --calib-data, e.g. --calib-langs de"));
-            var tokenizer = TokenizerLoader.FromFolder(modelDir);
+            var tokenizer = TokenizerLoader.ForModel(modelDir);
             calibration = calibrationSource.Draw(new CalibrationRequest(data, langs, parse.GetValue(o.CalibSplit)!, nsamples, seqlen,
                                                                         parse.GetValue(o.Seed), tokenizer, modelDir,
                                                                         parse.GetValue(o.AllowRepeatedText)));

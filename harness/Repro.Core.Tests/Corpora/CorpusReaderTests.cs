@@ -92,6 +92,54 @@ public sealed class CorpusReaderTests
         Assert.That(e.Message, Does.StartWith(path).And.Contain("gzip"));
     }
 
+    // Many documents, so that a cut lands inside compressed data with whole documents decoded before it.
+    static string ManyDocuments() =>
+        string.Concat(Enumerable.Range(0, 4000).Select(i => $"document {i} {i * 7919 % 1000:D3} holds a line of text\n\n"));
+
+    [TestCase(0.5, TestName = "A gzip corpus cut in half is refused as truncated")]
+    [TestCase(-4, TestName = "A gzip corpus missing the size field of its trailer is refused")]
+    [TestCase(-8, TestName = "A gzip corpus cut where its trailer starts is refused")]
+    public void A_truncated_gzip_corpus_is_an_error_naming_the_file(double cut)
+    {
+        using var dir = new TempFolder();
+        var path = dir.File("sw.txt.gz");
+        WriteGzip(path, ManyDocuments());
+        var bytes = File.ReadAllBytes(path);
+        Assert.That(CorpusReader.Read(path).Documents, Has.Count.EqualTo(4000), "the whole file reads");
+        var keep = cut > 0 ? (int)(bytes.Length * cut) : bytes.Length + (int)cut;
+        File.WriteAllBytes(path, bytes[..keep]);
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusReader.Read(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("truncated or corrupt gzip").And.Contain("ends early"));
+    }
+
+    [Test]
+    public void A_gzip_corpus_with_a_damaged_trailer_is_refused()
+    {
+        using var dir = new TempFolder();
+        var path = dir.File("sw.jsonl.gz");
+        WriteGzip(path, JsonLines);
+        var bytes = File.ReadAllBytes(path);
+        bytes[^5] ^= 0x01;   // the CRC-32's last byte
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusReader.Read(path))!;
+        // zlib itself checks a trailer that is there (its message is unhelpful); GzipFile checks one that is missing.
+        Assert.That(e.Message, Does.StartWith(path + ": truncated or corrupt gzip file"));
+    }
+
+    [Test]
+    public void A_multi_member_gzip_corpus_is_refused_with_the_remedy()
+    {
+        using var dir = new TempFolder();
+        var a = dir.File("a.txt.gz");
+        var b = dir.File("b.txt.gz");
+        WriteGzip(a, "first document\n\n");
+        WriteGzip(b, "second document\n");
+        var path = dir.File("en.txt.gz");
+        File.WriteAllBytes(path, [.. File.ReadAllBytes(a), .. File.ReadAllBytes(b)]);
+        var e = Assert.Throws<CorpusFormatException>(() => CorpusReader.Read(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("several gzip members").And.Contain("gzip it again"));
+    }
+
     [Test]
     public void An_unknown_extension_lists_the_supported_ones()
     {

@@ -214,6 +214,43 @@ public sealed class HiddenStateMetricsTests
     }
 
     [Test]
+    public void Nan_weights_in_a_pruned_folder_are_an_error_naming_the_folder_and_the_layer()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var config = ThreeLayers();
+        var dense = Weights(config);
+        var broken = Pruned(dense);
+        broken["model.layers.1.mlp.down_proj.weight"] = broken["model.layers.1.mlp.down_proj.weight"].clone();
+        broken["model.layers.1.mlp.down_proj.weight"][0, 0] = tensor(float.NaN);
+        var (denseDir, brokenDir) = (Path.Combine(folder.Path, "dense"), Path.Combine(folder.Path, "broken"));
+        HfCheckpointWriter.Write(denseDir, config.ToJson(), dense);
+        HfCheckpointWriter.Write(brokenDir, config.ToJson(), broken);
+
+        var error = Assert.Throws<NonFiniteStatesException>(() => HiddenStateMetricsEvaluator.Compare(denseDir, brokenDir, Ids(1, 4), [], CPU, ScalarType.Float32));
+
+        Assert.That(error!.Message, Does.StartWith(brokenDir + ": the output of decoder layer 1 holds").And.Contain("non-finite"));
+        Assert.That(error, Is.InstanceOf<InputFileException>(), "bad input, not a crash");
+    }
+
+    [Test]
+    public void A_folder_with_integer_weights_is_refused_naming_the_tensor()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        var config = ThreeLayers();
+        var dense = Weights(config);
+        var ints = new Dictionary<string, Tensor>(dense) { ["model.layers.2.self_attn.q_proj.weight"] = dense["model.layers.2.self_attn.q_proj.weight"].to(ScalarType.Int32) };
+        var (denseDir, intDir) = (Path.Combine(folder.Path, "dense"), Path.Combine(folder.Path, "ints"));
+        HfCheckpointWriter.Write(denseDir, config.ToJson(), dense);
+        HfCheckpointWriter.Write(intDir, config.ToJson(), ints);
+
+        var error = Assert.Throws<CheckpointFormatException>(() => HiddenStateMetricsEvaluator.Compare(denseDir, intDir, Ids(1, 4), [], CPU, ScalarType.Float32));
+
+        Assert.That(error!.Message, Does.StartWith(intDir).And.Contain("'model.layers.2.self_attn.q_proj.weight' is stored as I32").And.Contain("must be a float"));
+    }
+
+    [Test]
     public void Folders_of_different_architectures_are_refused()
     {
         using var folder = new TempFolder();

@@ -134,6 +134,47 @@ public sealed class WindowedPerplexityTests
     }
 
     [Test]
+    public void Scoring_positions_in_slices_gives_what_scoring_them_whole_gives()
+    {
+        var model = new NextTokenModel(259, 0.3, id => (id * 7 + 3) % 259);
+        var options = new PerplexityOptions(Seqlen: 32, BatchSize: 3);
+        var whole = new WindowedPerplexity(model, Bytes, options).Evaluate("xx", LongText);
+        // 259 × 3 × 5 floats: slices of 5 positions, the last one shorter, and one slice (31) that reaches position T-1.
+        foreach (var elements in new long[] { 1, 259 * 3 * 5, 259 * 3 * 31 })
+        {
+            var sliced = new WindowedPerplexity(model, Bytes, options, sliceElements: elements).Evaluate("xx", LongText);
+            Assert.That(sliced.SumNllNats, Is.EqualTo(whole.SumNllNats).Within(1e-12).Percent, $"{elements} elements");
+            Assert.That(sliced with { SumNllNats = 0, Perplexity = 0, BitsPerByte = 0 },
+                        Is.EqualTo(whole with { SumNllNats = 0, Perplexity = 0, BitsPerByte = 0 }), $"{elements} elements");
+        }
+        var text = new string('a', 25) + "!" + new string('a', 24);
+        var nan = new WindowedPerplexity(new NaNModel(259, '!'), Bytes, new PerplexityOptions(Seqlen: 10), sliceElements: 259 * 2).Evaluate("xx", text);
+        Assert.That((nan.Windows, nan.NonFiniteWindows), Is.EqualTo((5, 1)), "a non-finite slice marks its window");
+    }
+
+    [Test]
+    public void A_real_model_runs_its_trunk_once_and_its_head_per_slice_with_the_same_perplexity()
+    {
+        using var scope = NewDisposeScope();
+        var config = Models.TinyModels.Config(Repro.Core.Models.ModelFamily.Llama, j => j["vocab_size"] = 259);
+        using var model = Models.TinyModels.Load(config, Models.TinyModels.Weights(config));
+        var ids = tensor(Enumerable.Range(0, 2 * 12).Select(i => (long)(i * 5 % config.VocabSize)).ToArray()).view(2, 12);
+        var whole = model.Logits(ids);
+        var slices = ((Repro.Core.Models.ILanguageModel)model).LogitSlices(ids, 5).ToList();
+        Assert.That(slices.Select(s => s.shape[1]), Is.EqualTo(new long[] { 5, 5, 2 }));
+        Assert.That(Models.TinyModels.MaxAbsDiff(cat(slices, 1), whole), Is.LessThan(1e-5 * Models.TinyModels.MaxAbs(whole)));
+
+        var text = string.Concat(Enumerable.Range(0, 400).Select(i => (char)('a' + i * 7 % 26)));
+        var tokenizer = Bytes;
+        var options = new PerplexityOptions(Seqlen: 16, BatchSize: 2);
+        var one = new WindowedPerplexity(model, tokenizer, options).Evaluate("xx", text);
+        var sliced = new WindowedPerplexity(model, tokenizer, options, sliceElements: 2L * config.VocabSize * 3).Evaluate("xx", text);
+        // The head's products run on other shapes per slice: equal to float rounding.
+        Assert.That(sliced.Perplexity, Is.EqualTo(one.Perplexity).Within(1e-4).Percent);
+        Assert.That(sliced.ScoredTokens, Is.EqualTo(one.ScoredTokens));
+    }
+
+    [Test]
     public void Batches_hold_at_most_batch_size_windows()
     {
         var model = new RecordingModel(new UniformModel(259));

@@ -60,8 +60,8 @@ public sealed class LoadedModelTests
         HfCheckpointWriter.Write(temp.Path, config.ToJson(), TinyModels.Weights(config));
         new ByteTokenizer().WriteHfFiles(temp.Path);
 
-        var e = Assert.Throws<CheckpointFormatException>(() => LoadedModel.Open(temp.Path, CPU, ScalarType.Float32))!;
-        Assert.That(e.Message, Does.Contain("vocab_size 61").And.Contain("259"));
+        var e = Assert.Throws<Repro.Core.Tokenizers.TokenizerFormatException>(() => LoadedModel.Open(temp.Path, CPU, ScalarType.Float32))!;
+        Assert.That(e.Message, Does.StartWith(temp.Path).And.Contain("vocab_size 61").And.Contain("259"));
     }
 
     [Test]

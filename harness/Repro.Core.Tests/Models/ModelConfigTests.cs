@@ -134,6 +134,11 @@ public sealed class ModelConfigTests
         yield return Case("odd head_dim", ModelFamily.Llama, j => j["head_dim"] = 7, "head_dim");
         yield return Case("eos list with text", ModelFamily.Llama, j => j["eos_token_id"] = new JsonArray(1, "x"), "eos_token_id[1]");
         yield return Case("tie not a bool", ModelFamily.Llama, j => j["tie_word_embeddings"] = "yes", "tie_word_embeddings");
+        yield return Case("2^31-1 layers", ModelFamily.Llama, j => j["num_hidden_layers"] = int.MaxValue, "'num_hidden_layers' is 2,147,483,647, beyond any real model");
+        yield return Case("absurd vocabulary", ModelFamily.Llama, j => j["vocab_size"] = 1_000_000_000, "'vocab_size' is 1,000,000,000");
+        yield return Case("absurd hidden size", ModelFamily.Qwen3, j => j["hidden_size"] = 1 << 30, "hidden_size");
+        yield return Case("absurd mlp", ModelFamily.Mistral, j => j["intermediate_size"] = int.MaxValue, "intermediate_size");
+        yield return Case("absurd heads", ModelFamily.Llama, j => { j["num_attention_heads"] = 1 << 20; j["num_key_value_heads"] = 1 << 20; }, "num_attention_heads");
     }
 
     [TestCaseSource(nameof(BrokenConfigs))]

@@ -66,6 +66,18 @@ public sealed class BelebeleReaderTests
     }
 
     [Test]
+    public void A_task_file_cut_mid_line_is_reported_as_truncated_not_as_bad_json()
+    {
+        using var dir = new TempFolder();
+        var items = BelebeleReader.Read(dir.File("a.jsonl", Sample));
+        var path = dir.File("b.jsonl.gz");
+        var bytes = DeterministicGzip.Compress(BelebeleReader.JsonLines(items));
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 12)]);
+        var e = Assert.Throws<TaskFormatException>(() => BelebeleReader.Read(path));
+        Assert.That(e!.Message, Does.StartWith(path + ": truncated or corrupt gzip file").And.Contain("ends early"));
+    }
+
+    [Test]
     public void A_missing_file_or_a_corrupt_gzip_is_named()
     {
         using var dir = new TempFolder();

@@ -183,4 +183,59 @@ public sealed class ByteLevelBpeTokenizerTests
         Assert.That(() => Load(dir, json), Throws.TypeOf<TokenizerFormatException>()
             .With.Message.Contain("tokenizer.json").And.Message.Contain("'Punctuation'"));
     }
+
+    [Test]
+    public void A_negative_id_in_the_vocabulary_or_the_added_tokens_is_refused_naming_the_entry()
+    {
+        using var dir = new TempFolder();
+        Assert.That(() => Load(dir, TokenizerJson(extraVocab: [("neg", -3)])), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.Contain("tokenizer.json").And.Message.Contain("vocab entry 'neg' has id -3"));
+        var json = TokenizerJson();
+        json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = -1, ["content"] = "<bad>", ["special"] = true });
+        Assert.That(() => Load(dir, json), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.Contain("added token '<bad>' has id -1"));
+    }
+
+    [Test]
+    public void A_tokenizer_with_ids_past_the_models_vocabulary_is_refused_for_that_model()
+    {
+        using var dir = new TempFolder();
+        Load(dir, TokenizerJson(extraVocab: [("far", 5000)]));
+        dir.File("config.json", "{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 16, \"num_hidden_layers\": 1, " +
+                                "\"num_attention_heads\": 2, \"num_key_value_heads\": 2, \"vocab_size\": 300, \"max_position_embeddings\": 64, " +
+                                "\"rms_norm_eps\": 1e-5}");
+        Assert.That(() => TokenizerLoader.ForModel(dir.Path), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.StartWith(dir.Path + ": the tokenizer has 5001 ids (up to 5000) but config.json declares vocab_size 300"));
+    }
+
+    static string ByteLevel(string text) => string.Concat(Encoding.UTF8.GetBytes(text).Select(b => ByteLevelAlphabet.Symbols[b]));
+
+    static int[] Bytes(string text) => [.. Encoding.UTF8.GetBytes(text).Select(b => (int)b)];
+
+    // Llama-3's regex over code points, as HF and tiktoken run it: " 𝟏" is the space, then the digit (\p{N}{1,3}),
+    // never one symbol run " ?[^\s\p{L}\p{N}]+"; "a𝐀" (𝐀 is a letter, Lu) is one \p{L}+ run. Both joined strings are
+    // vocabulary entries here, and ignore_merges takes a whole piece found in the vocabulary, so a piece split at
+    // the wrong place shows as a different id sequence.
+    [TestCase(" 𝟏", new[] { " ", "𝟏" })]
+    [TestCase("a𝐀", new[] { "a𝐀" })]
+    [TestCase("x 𝟏𝟐𝟑𝟒", new[] { "x", " ", "𝟏𝟐𝟑", "𝟒" })]
+    public void Astral_plane_characters_are_classified_by_code_point_as_hf_does(string text, string[] pieces)
+    {
+        using var dir = new TempFolder();
+        (string, int)[] extra = [(ByteLevel(" 𝟏"), 300), (ByteLevel("a𝐀"), 301), (ByteLevel("𝟏𝟐𝟑"), 302)];
+        var tokenizer = Load(dir, TokenizerJson(extraVocab: extra, ignoreMerges: true));
+        var expected = pieces.SelectMany(p => extra.FirstOrDefault(e => e.Item1 == ByteLevel(p)) is var (_, id) && id != 0 ? new[] { id } : Bytes(p));
+        Assert.That(tokenizer.Encode(text, addBos: false).Ids, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Every_stand_in_has_the_category_it_stands_for()
+    {
+        foreach (var category in Enum.GetValues<System.Globalization.UnicodeCategory>())
+        {
+            if (category is System.Globalization.UnicodeCategory.Surrogate or System.Globalization.UnicodeCategory.LineSeparator
+                or System.Globalization.UnicodeCategory.ParagraphSeparator) continue;
+            Assert.That(char.GetUnicodeCategory(CodePointRegex.StandIn(category)), Is.EqualTo(category), category.ToString());
+        }
+    }
 }

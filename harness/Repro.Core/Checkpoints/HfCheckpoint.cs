@@ -124,6 +124,12 @@ public sealed class HfCheckpoint : ITensorSource
         {
             throw new CheckpointFormatException(configPath, $"config.json is not valid JSON ({e.Message}); fix or download it again");
         }
+        catch (InvalidOperationException e) when (JsonStrings.IsInvalidText(e))
+        {
+            throw new CheckpointFormatException(configPath, $"config.json: a property name is not valid Unicode text ({e.Message}); fix or download it again");
+        }
+        if (JsonStrings.FindInvalid(node) is { } invalid)
+            throw new CheckpointFormatException(configPath, $"config.json: {invalid}; fix or download it again");
         return node as JsonObject
                ?? throw new CheckpointFormatException(configPath, "config.json is JSON but not an object; fix or download it again");
     }
@@ -185,6 +191,12 @@ public sealed class HfCheckpoint : ITensorSource
         {
             throw new CheckpointFormatException(indexPath, $"index is not valid JSON ({e.Message}); download it again");
         }
+        catch (InvalidOperationException e) when (JsonStrings.IsInvalidText(e))
+        {
+            throw new CheckpointFormatException(indexPath, $"index: a property name is not valid Unicode text ({e.Message}); download it again");
+        }
+        if (JsonStrings.FindInvalid(node) is { } invalid)
+            throw new CheckpointFormatException(indexPath, $"index: {invalid}; download it again");
         if (node is not JsonObject root || root["weight_map"] is not JsonObject map)
             throw new CheckpointFormatException(indexPath,
                 "index has no \"weight_map\" object (tensor name -> shard file); it is not a safetensors index: download it again");
@@ -223,12 +235,23 @@ public sealed class HfCheckpoint : ITensorSource
     /// </summary>
     public void Require(IEnumerable<string> names, string architecture)
     {
-        var missing = names.Where(n => !byName.ContainsKey(n)).Distinct().ToList();
-        if (missing.Count == 0) return;
-        throw new CheckpointFormatException(WeightsPath,
-            $"lacks {missing.Count} tensor{(missing.Count == 1 ? "" : "s")} that architecture '{architecture}' needs: {Sample(missing)}; " +
-            $"it holds {byName.Count} tensors (e.g. {Sample(Names.Take(3))}). Check that config.json names the right architecture " +
-            "and that the export is complete");
+        var required = names.Distinct().ToList();
+        var missing = required.Where(n => !byName.ContainsKey(n)).ToList();
+        if (missing.Count > 0)
+            throw new CheckpointFormatException(WeightsPath,
+                $"lacks {missing.Count} tensor{(missing.Count == 1 ? "" : "s")} that architecture '{architecture}' needs: {Sample(missing)}; " +
+                $"it holds {byName.Count} tensors (e.g. {Sample(Names.Take(3))}). Check that config.json names the right architecture " +
+                "and that the export is complete");
+        // Every tensor an architecture needs is a float weight: an integer or bool one would be cast silently and give a
+        // model of whole numbers (a quantized export's packed ints, or a corrupt header).
+        foreach (var name in required.Where(n => n.EndsWith(".weight", StringComparison.Ordinal) || n.EndsWith(".bias", StringComparison.Ordinal)))
+        {
+            var info = Describe(name);
+            if (!SafetensorsDType.TryParse(info.DType, out var type, out _) || !SafetensorsDType.IsFloating(type))
+                throw new CheckpointFormatException(info.File,
+                    $"tensor '{name}' is stored as {info.DType}, but a weight must be a float (F32, F16, BF16 or F64); " +
+                    "a quantized export with packed integer weights cannot be read as a plain checkpoint");
+        }
     }
 
     static string Sample(IEnumerable<string> names, int limit = 10)

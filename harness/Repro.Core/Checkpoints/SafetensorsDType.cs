@@ -64,7 +64,10 @@ public static class SafetensorsDType
         throw new NotSupportedException($"tensors of type {type} cannot be stored in safetensors by this writer");
     }
 
-    /// <summary>True for the floating types a writer may convert between (F64, F32, F16, BF16).</summary>
+    /// <summary>Whether every value of <paramref name="stored"/> is exactly a value of <paramref name="compute"/> (F16 and BF16 in F32, all in F64).</summary>
+    public static bool Holds(torch.ScalarType compute, torch.ScalarType stored) =>
+        compute == stored || compute == torch.ScalarType.Float64 && IsFloating(stored)
+        || compute == torch.ScalarType.Float32 && stored is torch.ScalarType.Float16 or torch.ScalarType.BFloat16;
     public static bool IsFloating(torch.ScalarType type) =>
         type is torch.ScalarType.Float64 or torch.ScalarType.Float32 or torch.ScalarType.Float16 or torch.ScalarType.BFloat16;
 }

@@ -137,6 +137,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 $"header is not valid JSON ({e.Message}); the file is corrupt or not a safetensors file: download or export it again");
         }
 
+        if (JsonStrings.FindInvalid(document.RootElement) is { } invalid)
+        {
+            document.Dispose();
+            throw new CheckpointFormatException(path, $"header: {invalid}; the file is corrupt or crafted: download or export it again");
+        }
         using (document)
         {
             var root = document.RootElement;

@@ -35,15 +35,14 @@ public static class CorpusReader
         if (extension == ".parquet") return new Corpus(language, ParquetCorpus.Read(path), path);
         try
         {
-            using var file = File.OpenRead(path);
-            using Stream stream = extension.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
+            using var stream = GzipFile.OpenMaybe(path);
             var lines = Utf8Lines.Read(stream, path);
             var documents = extension.StartsWith(".txt", StringComparison.Ordinal) ? ReadText(lines) : ReadJsonLines(lines, path);
             return new Corpus(language, documents, path);
         }
         catch (InvalidDataException e)
         {
-            throw new CorpusFormatException(path, $"not a valid gzip file ({e.Message}); it is truncated or corrupt: download or export it again");
+            throw new CorpusFormatException(path, $"truncated or corrupt gzip file ({e.Message}); download or export it again");
         }
     }
 
@@ -62,7 +61,8 @@ public static class CorpusReader
                 if (!json.RootElement.TryGetProperty("text", out text) || text.ValueKind != JsonValueKind.String)
                     throw new CorpusFormatException(path, $"line {lineNumber}: the object has no \"text\" string " +
                         $"(fields: {string.Join(", ", json.RootElement.EnumerateObject().Select(p => p.Name))}); each line must look like {{\"text\": \"...\"}}");
-                documents.Add(text.GetString()!);
+                documents.Add(JsonStrings.TryGetString(text, out var bad)
+                    ?? throw new CorpusFormatException(path, $"line {lineNumber}: the \"text\" string is not valid Unicode text ({bad})"));
             }
             catch (JsonException e)
             {

@@ -37,7 +37,8 @@ public static class HiddenStateMetricsEvaluator
                 $"describes {prunedConfig}, but the dense model {denseDir} is {config}; compare a model with a compressed version of itself");
         dense.Require(config.ExpectedTensorNames(), config.ModelType);
         pruned.Require(prunedConfig.ExpectedTensorNames(), prunedConfig.ModelType);
-        return Compare(dense, pruned, config, ids, excludedTokenIds, device, dtype, progress, cancellationToken, prunedConfig);
+        return Compare(dense, pruned, config, ids, excludedTokenIds, device, dtype, progress, cancellationToken, prunedConfig,
+                       (denseDir, prunedDir));
     }
 
     /// <summary>
@@ -54,9 +55,10 @@ public static class HiddenStateMetricsEvaluator
     public static HiddenStateMetricsResult Compare(ITensorSource dense, ITensorSource pruned, ModelConfig config, long[,] ids,
                                                    IReadOnlyCollection<long> excludedTokenIds, Device device, ScalarType dtype,
                                                    IProgress<HiddenStateProgress>? progress = null, CancellationToken cancellationToken = default,
-                                                   ModelConfig? prunedConfig = null)
+                                                   ModelConfig? prunedConfig = null, (string Dense, string Pruned)? names = null)
     {
         prunedConfig ??= config;
+        var (denseName, prunedName) = names ?? ("the dense model", "the compressed model");
         var (windows, seqlen) = (ids.GetLength(0), ids.GetLength(1));
         if (windows < 1 || seqlen < 1) throw new ArgumentException($"need at least one window of at least one token, got [{windows}, {seqlen}]");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -74,6 +76,8 @@ public static class HiddenStateMetricsEvaluator
         {
             denseStates = Embed(dense, ids, config, device, dtype);
             prunedStates = Embed(pruned, ids, config, device, dtype);
+            RequireFinite(denseStates, denseName, "the embedding", dtype);
+            RequireFinite(prunedStates, prunedName, "the embedding", dtype);
             for (var l = 0; l < config.NumHiddenLayers; l++)
             {
                 using var layerScope = NewDisposeScope();
@@ -92,6 +96,8 @@ public static class HiddenStateMetricsEvaluator
                     p.copy_(prunedLayer.call(p));
                     progress?.Report(new HiddenStateProgress(l, config.NumHiddenLayers, i + 1, windows, clock.Elapsed));
                 }
+                RequireFinite(denseStates, denseName, $"decoder layer {l}", dtype);
+                RequireFinite(prunedStates, prunedName, $"decoder layer {l}", dtype);
                 layers.Add(HiddenStateMetrics.Compute(denseStates, prunedStates, keep, l));
             }
         }
@@ -101,6 +107,20 @@ public static class HiddenStateMetricsEvaluator
             prunedStates?.Dispose();
         }
         return new HiddenStateMetricsResult(layers);
+    }
+
+    /// <summary>
+    /// Non-finite hidden states make SNR and pruning error meaningless (NaN compares as "identical" to NaN): they are
+    /// an error naming the model and the layer whose output first holds them.
+    /// </summary>
+    static void RequireFinite(Tensor states, string model, string where, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var bad = logical_not(isfinite(states)).sum().item<long>();
+        if (bad == 0) return;
+        throw new NonFiniteStatesException(model,
+            $"the output of {where} holds {bad:N0} non-finite values (NaN or ±∞) in {dtype}: the model's weights hold NaN or ∞, " +
+            "or its activations overflow this dtype (try --dtype float32); hidden-state metrics cannot be computed");
     }
 
     /// <summary>
@@ -146,3 +166,6 @@ public static class HiddenStateMetricsEvaluator
         return ids;
     }
 }
+
+/// <summary>A model whose hidden states are not finite; the message names the model folder and the layer.</summary>
+public sealed class NonFiniteStatesException(string model, string problem) : InputFileException(model, problem);

@@ -20,9 +20,13 @@ public sealed class WindowedPerplexity
     readonly ILanguageModel model;
     readonly ITextTokenizer tokenizer;
     readonly PerplexityOptions options;
+    readonly long sliceElements;
 
-    public WindowedPerplexity(ILanguageModel model, ITextTokenizer tokenizer, PerplexityOptions options)
+    /// <param name="sliceElements">Float32 logits held at once while scoring (<see cref="DefaultSliceElements"/>).</param>
+    public WindowedPerplexity(ILanguageModel model, ITextTokenizer tokenizer, PerplexityOptions options, long sliceElements = DefaultSliceElements)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sliceElements, 1);
+        this.sliceElements = sliceElements;
         if (options.Seqlen < 2) throw new ArgumentOutOfRangeException(nameof(options), $"seqlen {options.Seqlen}: a window needs at least 2 tokens to score one");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"batch size {options.BatchSize} must be at least 1");
         if (options.NSamples is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"nsamples {options.NSamples} must be at least 1 (or null for all windows)");
@@ -114,23 +118,48 @@ public sealed class WindowedPerplexity
         return new SplitMix64((ulong)(long)s).SampleWithoutReplacement(available, n);
     }
 
-    /// <summary>Σ NLL (nats, double) per row and whether that row's logits were all finite.</summary>
+    /// <summary>Float32 logits held at once while scoring, at most (256 MB; one position of a batch when it alone is more).</summary>
+    public const long DefaultSliceElements = 1L << 26;
+
+    /// <summary>
+    /// Σ NLL (nats, double) per row and whether that row's logits were all finite. The logits come in slices of
+    /// positions (<see cref="ILanguageModel.LogitSlices"/>), at most the constructor's sliceElements floats each, so memory
+    /// does not grow with seqlen × vocabulary; a batch that fits in one slice is scored exactly as a whole.
+    /// </summary>
     (double[] Nll, bool[] Finite) ScoreBatch(long[] ids, int rows, int seqlen)
     {
         using var scope = torch.NewDisposeScope();
         var input = torch.tensor(ids, [rows, seqlen], dtype: ScalarType.Int64, device: model.Device);
-        var logits = model.Logits(input);
-        if (logits.ndim != 3 || logits.shape[0] != rows || logits.shape[1] != seqlen)
-            throw new InvalidOperationException(
-                $"the model returned logits of shape [{string.Join(", ", logits.shape)}] for input [{rows}, {seqlen}]; expected [{rows}, {seqlen}, vocab]");
-        if (logits.dtype is ScalarType.Float16 or ScalarType.BFloat16) logits = logits.to_type(ScalarType.Float32);
-
-        var predictions = logits.narrow(1, 0, seqlen - 1);                  // positions 0..T-2
-        var targets = input.narrow(1, 1, seqlen - 1).unsqueeze(-1);         // tokens 1..T-1
-        // -log_softmax(x)[y] = logsumexp(x) - x[y], without materialising a second [rows, T, vocab] tensor.
-        var nll = predictions.logsumexp(-1) - predictions.gather(-1, targets).squeeze(-1);
-        var sums = nll.to_type(ScalarType.Float64).sum(1).cpu().data<double>().ToArray();
-        var finite = logits.isfinite().reshape(rows, -1).all(1).cpu().data<bool>().ToArray();
-        return (sums, finite);
+        var positions = (int)Math.Clamp(sliceElements / ((long)rows * model.VocabSize), 1, seqlen);
+        var sums = torch.zeros(rows, dtype: ScalarType.Float64, device: model.Device);
+        var finite = torch.ones(rows, dtype: ScalarType.Bool, device: model.Device);
+        long start = 0;
+        foreach (var slice in model.LogitSlices(input, positions))
+        {
+            using var sliceScope = torch.NewDisposeScope();
+            var logits = slice;
+            var length = logits.shape[1];
+            if (logits.ndim != 3 || logits.shape[0] != rows || start + length > seqlen)
+                throw new InvalidOperationException(
+                    $"the model returned a logit slice of shape [{string.Join(", ", logits.shape)}] at position {start} for input [{rows}, {seqlen}]; " +
+                    $"expected [{rows}, ≤ {seqlen - start}, vocab]");
+            if (logits.dtype is ScalarType.Float16 or ScalarType.BFloat16) logits = logits.to_type(ScalarType.Float32);
+            finite.logical_and_(logits.isfinite().reshape(rows, -1).all(1));
+            // Predictions at positions start.. (never the last position, T-1) score the tokens one position later.
+            var predicted = Math.Min(length, seqlen - 1 - start);
+            if (predicted > 0)
+            {
+                var predictions = logits.narrow(1, 0, predicted);
+                var targets = input.narrow(1, start + 1, predicted).unsqueeze(-1);
+                // -log_softmax(x)[y] = logsumexp(x) - x[y], without materialising a second [rows, T, vocab] tensor.
+                var nll = predictions.logsumexp(-1) - predictions.gather(-1, targets).squeeze(-1);
+                sums.add_(nll.to_type(ScalarType.Float64).sum(1));
+            }
+            start += length;
+            slice.Dispose();
+        }
+        if (start != seqlen)
+            throw new InvalidOperationException($"the model's logit slices cover {start} of {seqlen} positions for input [{rows}, {seqlen}]");
+        return (sums.cpu().data<double>().ToArray(), finite.cpu().data<bool>().ToArray());
     }
 }

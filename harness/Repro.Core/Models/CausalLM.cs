@@ -121,6 +121,31 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>, ILanguageModel
     }
 
     /// <summary>
+    /// <see cref="ILanguageModel.LogitSlices"/> with the decoder run once and the head (final norm, lm_head, logit scale)
+    /// per slice of positions: peak memory is the hidden states plus one slice of logits, not every position's logits.
+    /// </summary>
+    public IEnumerable<Tensor> LogitSlices(Tensor inputIds, int positions)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(positions, 1);
+        Tensor hidden;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+            hidden = Trunk(inputIds).DetachFromDisposeScope();
+        try
+        {
+            for (long start = 0; start < hidden.shape[1]; start += positions)
+            {
+                using var noGrad = no_grad();
+                yield return Head(hidden.narrow(1, start, Math.Min(positions, hidden.shape[1] - start)));
+            }
+        }
+        finally
+        {
+            hidden.Dispose();
+        }
+    }
+
+    /// <summary>
     /// <see cref="ILanguageModel.LogitsSharingPrefix"/> with the prefix run once: its keys and values at every layer are
     /// kept, and every suffix row attends to them (positions continue after the prefix). Equal to the joined rows'
     /// logits up to float rounding (the matrix products have other shapes); the head runs only where logits are asked.
@@ -141,6 +166,15 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>, ILanguageModel
 
     public override Tensor forward(Tensor inputIds)
     {
+        var hidden = Trunk(inputIds);
+        var logits = Head(hidden);
+        hidden.Dispose();
+        return logits;
+    }
+
+    /// <summary>Embedding and every decoder layer: the hidden states the head reads, <c>[batch, tokens, hidden]</c>.</summary>
+    Tensor Trunk(Tensor inputIds)
+    {
         if (inputIds.dim() != 2)
             throw new ArgumentException($"token ids must be [batch, tokens], got [{string.Join(", ", inputIds.shape)}]", nameof(inputIds));
         var hidden = Embed(inputIds);
@@ -150,9 +184,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>, ILanguageModel
             hidden.Dispose();
             hidden = next;
         }
-        var logits = Head(hidden);
-        hidden.Dispose();
-        return logits;
+        return hidden;
     }
 
     /// <summary>

@@ -13,6 +13,20 @@ public interface ILanguageModel
     Tensor Logits(Tensor inputIds);
 
     /// <summary>
+    /// The logits <see cref="Logits"/> gives, a slice of at most <paramref name="positions"/> positions at a time
+    /// (<c>[batch, ≤ positions, vocab]</c>, in order), so that a caller reducing them never holds all of them: at 8192
+    /// tokens and a 256k vocabulary they are 8 GB per row. Each slice is the caller's to dispose; called under no_grad.
+    /// The default slices <see cref="Logits"/>; a model may run its trunk once and its head per slice.
+    /// </summary>
+    IEnumerable<Tensor> LogitSlices(Tensor inputIds, int positions)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(positions, 1);
+        using var logits = Logits(inputIds);
+        for (long start = 0; start < logits.shape[1]; start += positions)
+            yield return logits.narrow(1, start, Math.Min(positions, logits.shape[1] - start)).clone();
+    }
+
+    /// <summary>
     /// Logits for rows that all begin with the same tokens: row r is <paramref name="prefix"/> (P ≥ 1 tokens) followed by
     /// row r of <paramref name="suffixes"/> <c>[batch, S]</c> (int64). Returns what <see cref="Logits"/> of the joined
     /// rows gives at prefix positions <paramref name="sharedFrom"/>..P−1 (<c>[P − sharedFrom, vocab]</c>, the same for
@@ -54,4 +68,5 @@ public sealed class JoinedRowsModel(ILanguageModel inner) : ILanguageModel
     public int VocabSize => inner.VocabSize;
     public Device Device => inner.Device;
     public Tensor Logits(Tensor inputIds) => inner.Logits(inputIds);
+    public IEnumerable<Tensor> LogitSlices(Tensor inputIds, int positions) => inner.LogitSlices(inputIds, positions);
 }

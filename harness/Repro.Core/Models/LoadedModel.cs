@@ -24,10 +24,7 @@ public sealed class LoadedModel : IDisposable
         var tokenizer = TokenizerLoader.FromFolder(directory);
         using var checkpoint = HfCheckpoint.Open(directory);
         var config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
-        if (tokenizer.VocabSize > config.VocabSize)
-            throw new CheckpointFormatException(directory,
-                $"the tokenizer has {tokenizer.VocabSize} tokens but config.json declares vocab_size {config.VocabSize}; " +
-                "the tokenizer does not belong to this model");
+        TokenizerLoader.RequireFits(tokenizer, config.VocabSize, directory);
         checkpoint.Require(config.ExpectedTensorNames(), config.ModelType);
         return new LoadedModel(directory, config, CausalLM.Load(config, checkpoint, device, dtype), tokenizer);
     }

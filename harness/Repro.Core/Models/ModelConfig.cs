@@ -200,6 +200,10 @@ public sealed record ModelConfig
 
     // ---------------------------------------------------------------- validation
 
+    /// <summary>Upper bounds on config.json sizes (<see cref="Problems"/>): each is many times the largest published model's.</summary>
+    public const long MaxVocabSize = 1 << 24, MaxWidth = 1 << 17, MaxIntermediateSize = 1 << 21, MaxLayers = 4096, MaxHeads = 1 << 14,
+                      MaxPositions = 1L << 30;
+
     /// <summary>Problems that make this architecture unrunnable, as sentences naming the config.json field; empty when valid.</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -216,6 +220,29 @@ public sealed record ModelConfig
         Positive("num_key_value_heads", NumKeyValueHeads);
         Positive("head_dim", HeadDim);
         Positive("max_position_embeddings", MaxPositionEmbeddings);
+        // Far above any published model, far below what would exhaust memory before the checkpoint is even compared:
+        // a crafted or mistyped size is refused from config.json instead of running until the memory killer.
+        void AtMost(string field, long value, long limit)
+        {
+            if (value > limit) problems.Add($"'{field}' is {value.ToString("N0", CultureInfo.InvariantCulture)}, beyond any real model " +
+                                          $"(at most {limit.ToString("N0", CultureInfo.InvariantCulture)} is accepted)");
+        }
+        AtMost("vocab_size", VocabSize, MaxVocabSize);
+        AtMost("hidden_size", HiddenSize, MaxWidth);
+        AtMost("intermediate_size", IntermediateSize, MaxIntermediateSize);
+        AtMost("num_hidden_layers", NumHiddenLayers, MaxLayers);
+        AtMost("num_attention_heads", NumAttentionHeads, MaxHeads);
+        AtMost("num_key_value_heads", NumKeyValueHeads, MaxHeads);
+        AtMost("head_dim", HeadDim, MaxWidth);
+        AtMost("max_position_embeddings", MaxPositionEmbeddings, MaxPositions);
+        if (PerLayerWidths is { } widths)
+            foreach (var lw in widths)
+            {
+                AtMost("layer_num_attention_heads", lw.NumAttentionHeads, MaxHeads);
+                AtMost("layer_num_key_value_heads", lw.NumKeyValueHeads, MaxHeads);
+                AtMost("layer_intermediate_size", lw.IntermediateSize, MaxIntermediateSize);
+            }
+        if (problems.Count > 0) return problems;   // the checks below multiply sizes
         if (NumAttentionHeads > 0 && NumKeyValueHeads > 0 && NumAttentionHeads % NumKeyValueHeads != 0)
             problems.Add($"'num_attention_heads' ({NumAttentionHeads}) must be a multiple of 'num_key_value_heads' ({NumKeyValueHeads}) for grouped-query attention");
         if (PerLayerWidths is { } perLayer)

@@ -27,8 +27,7 @@ public static class BelebeleReader
             throw new TaskFormatException(path, "unknown task format; use Belebele's .jsonl (or .jsonl.gz)");
         try
         {
-            using var file = File.OpenRead(path);
-            using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+            using var stream = GzipFile.OpenMaybe(path);
             var items = new List<BelebeleItem>();
             foreach (var (number, line) in Utf8Lines.Read(stream, path))
             {
@@ -44,7 +43,7 @@ public static class BelebeleReader
         }
         catch (InvalidDataException e)
         {
-            throw new TaskFormatException(path, $"not a valid gzip file ({e.Message}); it is truncated or corrupt");
+            throw new TaskFormatException(path, $"truncated or corrupt gzip file ({e.Message})");
         }
     }
 
@@ -64,6 +63,8 @@ public static class BelebeleReader
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new TaskFormatException(path, $"line {number}: expected a JSON object, found a {root.ValueKind}");
+            if (JsonStrings.FindInvalid(root) is { } invalid)
+                throw new TaskFormatException(path, $"line {number}: {invalid}");
             string Text(string field)
             {
                 if (!root.TryGetProperty(field, out var value))

@@ -223,8 +223,7 @@ public static class WordOrderTask
     /// </summary>
     public static List<BuiltDocument> ReadDocuments(string path)
     {
-        using var file = File.OpenRead(path);
-        using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        using var stream = GzipFile.OpenMaybe(path);
         var documents = new List<BuiltDocument>();
         foreach (var (number, line) in Utf8Lines.Read(stream, path))
         {

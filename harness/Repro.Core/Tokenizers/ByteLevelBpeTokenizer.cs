@@ -18,8 +18,8 @@ namespace Repro.Core.Tokenizers;
 /// <item>each piece becomes one word for BPE; with <c>ignore_merges</c> (Llama-3) a piece that is already a
 ///   vocabulary entry is taken whole, as tiktoken does.</item>
 /// </list>
-/// Known gap: .NET regexes see UTF-16, so <c>\p{L}</c> does not match letters outside the Basic Multilingual
-/// Plane (rare CJK extension characters); such characters are pre-tokenized as symbols, not letters.
+/// The regexes match code points, not UTF-16 units (<see cref="CodePointRegex"/>), so characters outside the Basic
+/// Multilingual Plane (mathematical digits, CJK extensions, emoji) fall into the classes HF puts them in.
 /// </summary>
 public sealed class ByteLevelBpeTokenizer : ITextTokenizer
 {
@@ -157,12 +157,12 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     static IEnumerable<string> Isolate(Regex regex, string text)
     {
         var at = 0;
-        for (var m = regex.Match(text); m.Success; m = m.NextMatch())
+        foreach (var (index, length) in CodePointRegex.Matches(regex, text))
         {
-            if (m.Length == 0) continue;
-            if (m.Index > at) yield return text[at..m.Index];
-            yield return m.Value;
-            at = m.Index + m.Length;
+            if (length == 0) continue;
+            if (index > at) yield return text[at..index];
+            yield return text.Substring(index, length);
+            at = index + length;
         }
         if (at < text.Length) yield return text[at..];
     }

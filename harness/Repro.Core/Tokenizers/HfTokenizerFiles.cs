@@ -41,8 +41,11 @@ sealed class HfTokenizerFiles
         {
             var options = new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
             using var stream = File.OpenRead(path);
-            return JsonNode.Parse(stream, documentOptions: options) as JsonObject
-                   ?? throw new TokenizerFormatException(path, "the file holds JSON but not an object; re-download the tokenizer files");
+            var root = JsonNode.Parse(stream, documentOptions: options) as JsonObject
+                       ?? throw new TokenizerFormatException(path, "the file holds JSON but not an object; re-download the tokenizer files");
+            if (JsonStrings.FindInvalid(root) is { } invalid)
+                throw new TokenizerFormatException(path, $"{invalid}; the file is corrupt or crafted: re-download it");
+            return root;
         }
         catch (JsonException e)
         {
@@ -67,6 +70,7 @@ sealed class HfTokenizerFiles
             if (node is not JsonObject o || o["id"] is not JsonValue idValue || !idValue.TryGetValue<int>(out var id)
                 || (string?)o["content"] is not { } content)
                 throw Problem($"an entry of \"added_tokens\" lacks an integer \"id\" or a string \"content\": {node?.ToJsonString()}");
+            if (id < 0) throw Problem($"added token '{content}' has id {id}; token ids are 0 or more");
             tokens.Add(new AddedToken(id, content, o["special"] is JsonValue s && s.TryGetValue<bool>(out var special) && special));
         }
         return tokens;
@@ -81,6 +85,7 @@ sealed class HfTokenizerFiles
         {
             if (value is not JsonValue v || !v.TryGetValue<int>(out var id))
                 throw Problem($"vocab entry '{token}' has no integer id");
+            if (id < 0) throw Problem($"vocab entry '{token}' has id {id}; token ids are 0 or more");
             result[token] = id;
         }
         return result;

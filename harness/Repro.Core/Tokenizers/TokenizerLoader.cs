@@ -9,6 +9,28 @@ namespace Repro.Core.Tokenizers;
 /// </summary>
 public static class TokenizerLoader
 {
+    /// <summary>
+    /// The tokenizer of the model folder <paramref name="folder"/>, refused when it can produce an id outside the model's
+    /// vocabulary (its <c>config.json</c> <c>vocab_size</c>): such an id would index past the embedding table.
+    /// </summary>
+    public static ITextTokenizer ForModel(string folder)
+    {
+        var tokenizer = FromFolder(folder);
+        var configPath = Path.Combine(folder, "config.json");
+        var config = Models.ModelConfig.FromJson(Checkpoints.HfCheckpoint.ReadConfig(configPath), configPath);
+        RequireFits(tokenizer, config.VocabSize, folder);
+        return tokenizer;
+    }
+
+    /// <summary>Fails, naming <paramref name="folder"/>, when <paramref name="tokenizer"/> has ids at or past <paramref name="vocabSize"/>.</summary>
+    public static void RequireFits(ITextTokenizer tokenizer, int vocabSize, string folder)
+    {
+        if (tokenizer.VocabSize > vocabSize)
+            throw new TokenizerFormatException(folder,
+                $"the tokenizer has {tokenizer.VocabSize} ids (up to {tokenizer.VocabSize - 1}) but config.json declares vocab_size {vocabSize}; " +
+                "the tokenizer does not belong to this model");
+    }
+
     public static ITextTokenizer FromFolder(string folder)
     {
         if (!Directory.Exists(folder))

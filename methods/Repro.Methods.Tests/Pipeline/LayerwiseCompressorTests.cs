@@ -551,6 +551,64 @@ public sealed class LayerwiseCompressorTests
         using var loaded = LoadedModel.Open(output, CPU, ScalarType.Float32);
     }
 
+    // fp16 storage pruned in bf16: a mask-only method writes the stored tensor with its mask, so every kept weight keeps
+    // its bytes (bf16 has 8 mantissa bits to fp16's 10 and would round nearly all of them) and nothing it did not mask
+    // turns into a zero.
+    [TestCase("wanda")]
+    [TestCase("magnitude")]
+    public void A_mask_only_method_keeps_every_kept_weight_bit_identical_whatever_the_compute_dtype(string methodName)
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), storedDType: "float16");
+        ICompressionMethod method = methodName == "wanda" ? new Wanda(new Sparsity(0.5m)) : new Magnitude(new Sparsity(0.5m));
+        var output = folder.Sub("out");
+
+        var report = LayerwiseCompressor.Run(new LayerwiseJob(model.Dir, output, method, Calibration()) { DType = ScalarType.BFloat16 });
+
+        using var scope = NewDisposeScope();
+        var masks = MaskFile.Read(output);
+        using var written = HfCheckpoint.Open(output);
+        var changed = 0L;
+        foreach (var (name, mask) in masks)
+        {
+            var stored = model.Weights[name];
+            var expected = stored.masked_fill(mask, 0);
+            Assert.That(written.Describe(name).DType, Is.EqualTo("F16"), name);
+            Assert.That(written.Load(name).Equals(expected), Is.True, $"{name}: kept weights bit-identical, masked ones zero");
+            changed += stored.to(ScalarType.BFloat16).to(ScalarType.Float16).ne(stored).logical_and(mask.logical_not()).sum().item<long>();
+        }
+        Assert.That(changed, Is.GreaterThan(0), "the test is meaningless unless a bf16 round trip would have changed kept weights");
+        Assert.That(report.Sparsity.Zeros, Is.EqualTo(masks.Values.Sum(m => m.sum().item<long>())), "zeros are exactly the masked weights");
+        Assert.That(report.WeightsCast, Is.Null);
+        foreach (var m in masks.Values) m.Dispose();
+    }
+
+    [TestCase("float16", "bfloat16", true)]
+    [TestCase("bfloat16", "float16", true)]
+    [TestCase("float32", "bfloat16", true)]
+    [TestCase("float16", "float32", false)]
+    [TestCase("bfloat16", "float32", false)]
+    public void Prune_json_says_when_a_weight_updating_method_rounded_weights_through_the_compute_dtype(string stored, string compute, bool rounded)
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"), layers: 1, storedDType: stored);
+        var dtype = compute switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
+
+        var report = LayerwiseCompressor.Run(new LayerwiseJob(model.Dir, folder.Sub("out"), new SparseGpt(new Sparsity(0.5m), null), Calibration()) { DType = dtype });
+
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Sub("out"), PruneReport.FileName)))!;
+        if (rounded)
+        {
+            Assert.That(report.WeightsCast, Does.Contain($"were computed in {dtype}").And.Contain("rounded"));
+            Assert.That((string?)json["weightsCast"], Is.EqualTo(report.WeightsCast));
+        }
+        else
+        {
+            Assert.That(report.WeightsCast, Is.Null);
+            Assert.That(json.AsObject().ContainsKey("weightsCast"), Is.False);
+        }
+    }
+
     static byte[] RawBytes(HfCheckpoint checkpoint, string name)
     {
         using var scope = NewDisposeScope();

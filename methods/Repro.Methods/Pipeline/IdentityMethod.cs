@@ -12,6 +12,7 @@ public sealed class IdentityMethod : ICompressionMethod
 {
     public string Name => "identity";
     public bool NeedsCalibration => true;
+    public bool MasksOnly => true;
     public JsonObject HyperParameters => new();
 
     public ISublayerCompressor Begin(string name, Linear sublayer) => new Compressor(name, sublayer);

@@ -197,6 +197,7 @@ public static class LayerwiseCompressor
                     checkpoint.Names.Except(config.ExpectedTensorNames()).Order(StringComparer.Ordinal).ToList()),
                 Device = job.Device.ToString(),
                 DType = job.DType.ToString(),
+                WeightsCast = WeightsCast(config.ExpectedTensorNames().Select(n => checkpoint.Describe(n).DType).Distinct().Order(StringComparer.Ordinal)),
                 TrueSequential = job.TrueSequential && Method.NeedsCalibration,
                 Sparsity = new SparsityRecord(sublayers.Sum(s => s.Elements), sublayers.Sum(s => s.Zeros)),
                 Layers = records,
@@ -282,7 +283,7 @@ public static class LayerwiseCompressor
 
                 Report(index, PipelineStage.Writing);
                 watch.Restart();
-                var zeros = WriteLayer(index, layer);
+                var zeros = WriteLayer(index, layer, results);
                 WriteMasks(index, layer, results);
                 var write = Lap(watch);
 
@@ -386,8 +387,25 @@ public static class LayerwiseCompressor
             }
         }
 
-        /// <summary>Writes the layer's shard in the stored dtypes; returns the zeros of each linear weight as written.</summary>
-        Dictionary<string, long> WriteLayer(int index, DecoderLayer layer)
+        /// <summary>
+        /// Null when the written weights are exact: a mask-only method, or a compute dtype that holds every stored value
+        /// (F16 or BF16 in F32). Otherwise the sentence prune.json carries: kept weights were rounded through it.
+        /// </summary>
+        string? WeightsCast(IEnumerable<string> storedDTypes)
+        {
+            if (Method.MasksOnly) return null;
+            var lossy = storedDTypes.Where(d => !SafetensorsDType.Holds(job.DType, SafetensorsDType.ToScalarType(d))).ToList();
+            return lossy.Count == 0 ? null
+                : $"weights stored as {string.Join(", ", lossy)} were computed in {job.DType} and written back, so every weight " +
+                  $"{Method.Name} kept was rounded through {job.DType}";
+        }
+
+        /// <summary>
+        /// Writes the layer's shard in the stored dtypes; returns the zeros of each linear weight as written. A mask-only
+        /// method's weights are the stored tensor with its mask applied (bit-identical kept weights); others are the
+        /// compute-dtype weights cast back.
+        /// </summary>
+        Dictionary<string, long> WriteLayer(int index, DecoderLayer layer, Dictionary<string, (SublayerResult Result, Tensor? Mask)> results)
         {
             using var scope = NewDisposeScope();
             var prefix = ModelConfig.LayerPrefix(index);
@@ -400,8 +418,13 @@ public static class LayerwiseCompressor
                 Tensor tensor;
                 if (weights.TryGetValue(spec.Name, out var linear))
                 {
+                    if (Method.MasksOnly)
+                    {
+                        tensor = checkpoint.Load(spec.Name);
+                        if (results[linear.Short].Mask is { } mask) tensor.masked_fill_(mask.cpu(), 0);
+                    }
                     // detach() first: a to() that changes nothing may hand back the parameter itself.
-                    tensor = linear.Weight.detach().to(SafetensorsDType.ToScalarType(info.DType), CPU);
+                    else tensor = linear.Weight.detach().to(SafetensorsDType.ToScalarType(info.DType), CPU);
                     zeros[linear.Short] = TensorCounts.Zeros(tensor);
                 }
                 else tensor = checkpoint.Load(spec.Name);   // norms and biases are never touched: copy the stored values

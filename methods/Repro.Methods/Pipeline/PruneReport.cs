@@ -24,6 +24,11 @@ public sealed record PruneReport
     public required string Device { get; init; }
     /// <summary>Compute dtype: weights and activations during calibration. Output tensors keep their stored dtypes.</summary>
     [JsonPropertyName("dtype")] public required string DType { get; init; }
+    /// <summary>
+    /// Null when every written weight is exact (a mask-only method applies its mask to the stored tensor; a compute dtype
+    /// such as float32 holds fp16 and bf16 values); else how the compute dtype rounded the weights the method wrote.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? WeightsCast { get; init; }
     public required bool TrueSequential { get; init; }
     /// <summary>Over the seven linear sublayers of every decoder layer (embeddings, norms and lm_head are never touched).</summary>
     public required SparsityRecord Sparsity { get; init; }

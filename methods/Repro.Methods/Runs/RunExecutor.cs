@@ -60,7 +60,7 @@ public static class RunExecutor
                     var c = request.Calibration!;
                     var source = calibration ?? new CorpusCalibrationSource();
                     tokens = source.Draw(new CalibrationRequest(request.CorpusDir, c.Languages, c.Split, c.NSamples, c.Seqlen, c.Seed,
-                                                                TokenizerLoader.FromFolder(request.ModelDir), request.ModelDir, c.AllowRepeatedText));
+                                                                TokenizerLoader.ForModel(request.ModelDir), request.ModelDir, c.AllowRepeatedText));
                     repeated = RepeatedTextLanguages(tokens);
                 }
                 if (method is IStructuredMethod structured)
@@ -134,7 +134,7 @@ public static class RunExecutor
     static List<Measurement> Hidden(RunRequest request, EvaluationChoice e, string prunedDir, Device device, ScalarType dtype, IProgress<RunProgress>? progress)
     {
         var corpora = CorpusDirectory.Open(request.CorpusDir);
-        var tokenizer = TokenizerLoader.FromFolder(request.ModelDir);
+        var tokenizer = TokenizerLoader.ForModel(request.ModelDir);
         ModelConfig config;
         using (var checkpoint = HfCheckpoint.Open(request.ModelDir)) config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
         var excluded = HiddenStateMetricsEvaluator.SpecialTokenIds(tokenizer, config);
