@@ -21,6 +21,9 @@ sealed class SpelledText
         rawEnds.Add(bytes.Count);
     }
 
+    /// <summary>The last token also spells the bytes appended since it ended (a fused &lt;unk&gt;).</summary>
+    public void ExtendLastToken() => rawEnds[^1] = bytes.Count;
+
     public void Add(int id, ReadOnlySpan<byte> spelled)
     {
         foreach (var b in spelled) bytes.Add(b);

@@ -4,8 +4,8 @@ namespace Repro.Core.Tokenizers;
 
 /// <summary>
 /// Picks the tokenizer of a Hugging Face model folder, the way <c>AutoTokenizer</c> prefers the fast
-/// tokenizer: tokenizer.json first, tokenizer.model (SentencePiece) when tokenizer.json is missing or is a
-/// SentencePiece-style BPE (byte_fallback, Metaspace) that the .model file describes exactly.
+/// tokenizer: tokenizer.json first (byte-level BPE, or SentencePiece-style BPE with Metaspace and byte fallback),
+/// tokenizer.model (SentencePiece) when tokenizer.json is missing or holds a model type other than BPE.
 /// </summary>
 public static class TokenizerLoader
 {
@@ -44,12 +44,11 @@ public static class TokenizerLoader
             var type = files.ModelType;
             if (type == "BPE" && IsByteLevel(files))
                 return AsByteTokenizer(files) ?? (ITextTokenizer)ByteLevelBpeTokenizer.FromFiles(files);
+            // SentencePiece-style BPE (Metaspace, byte fallback): read from tokenizer.json, as HF's fast tokenizer does.
+            if (type == "BPE") return SentencePieceBpeTokenizer.FromFiles(files);
             if (File.Exists(spModel)) return SentencePiece(spModel, files.Config);
-            throw files.Problem(type == "BPE"
-                ? "BPE without a ByteLevel pre-tokenizer (SentencePiece-style, e.g. Metaspace/byte_fallback) and no tokenizer.model beside it; " +
-                  "copy the model's tokenizer.model into the folder"
-                : $"model type '{type}' is not supported; Repro reads byte-level BPE tokenizer.json (Llama-3, Qwen, GPT-2) " +
-                  "or a SentencePiece tokenizer.model (Llama-2), and this folder has no tokenizer.model");
+            throw files.Problem($"model type '{type}' is not supported; Repro reads BPE tokenizer.json files (byte-level as Llama-3 and Qwen, " +
+                                "or SentencePiece-style as Llama-2) or a SentencePiece tokenizer.model, and this folder has no tokenizer.model");
         }
         if (File.Exists(spModel))
         {
@@ -67,7 +66,10 @@ public static class TokenizerLoader
     {
         // HF's LlamaTokenizer adds BOS unless tokenizer_config.json says add_bos_token: false.
         var addsBos = config?["add_bos_token"] is not JsonValue v || !v.TryGetValue<bool>(out var adds) || adds;
-        return SentencePieceTextTokenizer.FromFile(modelPath, addsBos);
+        // BPE models with the identity normalizer (Llama-2, Mistral) run Repro's own merge loop in SentencePiece's order;
+        // Unigram models and other normalizers go through Microsoft.ML.Tokenizers.
+        return SentencePieceBpeTokenizer.FromModel(SentencePieceModelFile.Read(modelPath), addsBos)
+               ?? (ITextTokenizer)SentencePieceTextTokenizer.FromFile(modelPath, addsBos);
     }
 
     static bool IsByteLevel(HfTokenizerFiles files)
