@@ -38,6 +38,14 @@ public static class CliRunner
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.BadInput;
         }
+        catch (Exception e) when (DiskFull(e) is { } full)
+        {
+            // Every result and model folder is written to a temporary name and renamed when complete, so what failed
+            // left nothing that looks finished.
+            Console.Error.WriteLine($"error: no space left on the device: {full.Message}; free space or write elsewhere. " +
+                                    "Nothing half-written was left under a final name");
+            return ExitCodes.Failure;
+        }
         catch (TorchUnavailableException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
@@ -49,6 +57,16 @@ public static class CliRunner
                 .WriteException(e, ExceptionFormats.ShortenPaths);
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>The IOException of a full disk (ENOSPC, or ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL), among inner exceptions too.</summary>
+    static IOException? DiskFull(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is IOException io && (io.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+                                        || io.Message.Contains("No space left on device", StringComparison.Ordinal)))
+                return io;
+        return null;
     }
 
     static bool IsBadInput(Exception e) => e is InputException or ArgumentException

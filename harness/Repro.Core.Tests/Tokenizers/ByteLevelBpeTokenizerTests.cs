@@ -238,4 +238,14 @@ public sealed class ByteLevelBpeTokenizerTests
             Assert.That(char.GetUnicodeCategory(CodePointRegex.StandIn(category)), Is.EqualTo(category), category.ToString());
         }
     }
+
+    // "lll" with the merge l+l (id 261): the leftmost of the tied pairs merges, as in HF: ll + l.
+    [Test]
+    public void A_tied_pair_merges_leftmost()
+    {
+        using var dir = new TempFolder();
+        var tokenizer = Load(dir, TokenizerJson());
+        Assert.That(tokenizer.Encode("lll", addBos: false).Ids, Is.EqualTo(new[] { 261, 'l' }));
+        Assert.That(tokenizer.Encode("lllll", addBos: false).Ids, Is.EqualTo(new[] { 261, 261, 'l' }));
+    }
 }

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Repro.Core;
+
+namespace Repro.Cli.Tests;
+
+/// <summary>
+/// Writing onto a full disk, for real: a 64 KiB tmpfs mounted for the test (it needs the right to mount, which CI's
+/// root has; elsewhere the tests are skipped saying so).
+/// </summary>
+public sealed class DiskFullTests
+{
+    static readonly string Samples = Path.Combine(RepoPaths.Fixtures, "samples");
+
+    sealed class FullDisk : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "repro-full-" + Guid.NewGuid().ToString("N")[..8]);
+
+        public FullDisk()
+        {
+            Directory.CreateDirectory(Path);
+            if (Run("mount", $"-t tmpfs -o size=64k tmpfs {Path}") != 0)
+            {
+                Directory.Delete(Path);
+                Assert.Ignore("mounting a small tmpfs to fill needs root (CAP_SYS_ADMIN), which this process lacks");
+            }
+            // Fill it: write until the device refuses.
+            try
+            {
+                using var filler = File.Create(System.IO.Path.Combine(Path, "filler"));
+                var block = new byte[4096];
+                while (true) filler.Write(block);
+            }
+            catch (IOException) { }
+        }
+
+        public void Dispose()
+        {
+            Run("umount", Path);
+            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+        }
+
+        static int Run(string file, string args)
+        {
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+                p.WaitForExit();
+                return p.ExitCode;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return -1;
+            }
+        }
+    }
+
+    static string Generated(TempFolder temp)
+    {
+        var model = temp.Sub("model");
+        var generate = Cli.Run("fixtures", "generate", "--params", "100K", "--out", model);
+        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.Error);
+        return model;
+    }
+
+    [Test]
+    public void Eval_onto_a_full_disk_exits_1_naming_it_and_leaves_no_results_file()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        using var disk = new FullDisk();
+        var results = Path.Combine(disk.Path, "ppl.json");
+
+        var outcome = Cli.Run("eval", "ppl", "--model", model, "--data", Samples, "--langs", "de", "--seqlen", "64", "--out", results);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(1), outcome.Error);
+        Assert.That(outcome.Error, Does.StartWith("error: no space left on the device").And.Contain(disk.Path).And.Not.Contain(" at "));
+        Assert.That(Directory.EnumerateFileSystemEntries(disk.Path).Select(Path.GetFileName), Is.EqualTo(new[] { "filler" }),
+                    "neither the results file nor its temporary");
+    }
+
+    [Test]
+    public void Prune_onto_a_full_disk_exits_1_without_a_stack_trace_and_leaves_no_output_folder()
+    {
+        using var temp = new TempFolder();
+        var model = Generated(temp);
+        using var disk = new FullDisk();
+        var output = Path.Combine(disk.Path, "pruned");
+
+        var outcome = Cli.Run("prune", "--model", model, "--method", "magnitude", "--sparsity", "0.5", "--out", output);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(1), outcome.Error);
+        Assert.That(outcome.Error, Does.StartWith("error: no space left on the device").And.Not.Contain(" at Repro."));
+        Assert.That(Directory.Exists(output), Is.False, "no folder under the final name");
+    }
+}
