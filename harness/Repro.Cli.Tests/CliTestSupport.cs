@@ -9,6 +9,15 @@ static class Cli
 
     public static Outcome Run(params string[] args) => RunWith(ReproCommand.Create(), args);
 
+    /// <summary>A random-weight 100K-parameter Llama-family folder, <c>temp/model</c>, made by <c>fixtures generate</c>.</summary>
+    public static string Generated(TempFolder temp)
+    {
+        var model = temp.Sub("model");
+        var generate = Run("fixtures", "generate", "--params", "100K", "--out", model);
+        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.Error);
+        return model;
+    }
+
     /// <summary>Runs <paramref name="root"/>, e.g. commands wired to test methods or a test calibration source.</summary>
     public static Outcome RunWith(System.CommandLine.RootCommand root, params string[] args)
     {

@@ -54,19 +54,11 @@ public sealed class DiskFullTests
         }
     }
 
-    static string Generated(TempFolder temp)
-    {
-        var model = temp.Sub("model");
-        var generate = Cli.Run("fixtures", "generate", "--params", "100K", "--out", model);
-        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.Error);
-        return model;
-    }
-
     [Test]
     public void Eval_onto_a_full_disk_exits_1_naming_it_and_leaves_no_results_file()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         using var disk = new FullDisk();
         var results = Path.Combine(disk.Path, "ppl.json");
 
@@ -82,7 +74,7 @@ public sealed class DiskFullTests
     public void Prune_onto_a_full_disk_exits_1_without_a_stack_trace_and_leaves_no_output_folder()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         using var disk = new FullDisk();
         var output = Path.Combine(disk.Path, "pruned");
 

@@ -68,19 +68,11 @@ public sealed class PruneCommandTests
         return Cli.RunWith(root, args);
     }
 
-    static string Generated(TempFolder temp)
-    {
-        var model = temp.Sub("model");
-        var generate = Cli.Run("fixtures", "generate", "--params", "100K", "--out", model);
-        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.Error);
-        return model;
-    }
-
     [Test]
     public void Prune_then_eval_hidden_end_to_end()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         var source = new RandomCalibrationSource();
         var output = temp.Sub("pruned");
 
@@ -119,7 +111,7 @@ public sealed class PruneCommandTests
     public void Identity_output_compared_with_its_input_has_every_layer_identical()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         var output = temp.Sub("same");
         var prune = RunWired(new RandomCalibrationSource(), "prune", "--model", model, "--method", "identity", "--calib-data", Samples,
                              "--calib-langs", "de", "--nsamples", "2", "--seqlen", "8", "--out", output);
@@ -137,7 +129,7 @@ public sealed class PruneCommandTests
     public void Prune_calibrates_from_the_corpus_calibration_split_and_records_the_draws(string method)
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         var output = temp.Sub("out");
 
         var outcome = Cli.Run("prune", "--model", model, "--method", method, "--sparsity", "0.5", "--calib-data", Corpora,
@@ -155,7 +147,7 @@ public sealed class PruneCommandTests
     public void A_calibration_corpus_without_documents_longer_than_seqlen_is_bad_input()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         var outcome = Cli.Run("prune", "--model", model, "--method", "wanda", "--calib-data", Samples, "--calib-langs", "de",
                               "--calib-split", "validation", "--nsamples", "2", "--seqlen", "4096", "--out", temp.Sub("out"));
         Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.Error);
@@ -167,7 +159,7 @@ public sealed class PruneCommandTests
     public void A_calibration_corpus_too_short_for_nsamples_times_seqlen_is_bad_input_unless_repeated_text_is_allowed()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         // Swahili's calibration split holds about 3 000 byte tokens: 8 × 512 = 4 096 would repeat text.
         string[] args = ["prune", "--model", model, "--method", "wanda", "--calib-data", Corpora, "--calib-langs", "sw",
                          "--nsamples", "8", "--seqlen", "512", "--out", temp.Sub("out")];
@@ -225,7 +217,7 @@ public sealed class PruneCommandTests
     public void An_existing_output_folder_is_bad_input_unless_overwrite_is_given()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
         var output = Directory.CreateDirectory(temp.Sub("out")).FullName;
         string[] args = ["prune", "--model", model, "--method", "every-other", "--calib-data", Samples, "--calib-langs", "de",
                          "--nsamples", "2", "--seqlen", "8", "--out", output];
@@ -280,7 +272,7 @@ public sealed class PruneCommandTests
     public void Nan_weights_are_bad_input_under_every_method_without_a_stack_trace(string command, string method)
     {
         using var temp = new TempFolder();
-        var model = WithNan(temp, Generated(temp));
+        var model = WithNan(temp, Cli.Generated(temp));
 
         string[] grid = command == "quantize" ? ["--group-size", "32"] : [];
         var outcome = Cli.Run([command, "--model", model, "--method", method, "--calib-data", Corpora, "--calib-langs", "de",
@@ -295,7 +287,7 @@ public sealed class PruneCommandTests
     public void A_gptq_group_size_that_does_not_divide_a_width_is_bad_input_without_a_stack_trace()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
 
         var outcome = Cli.Run("quantize", "--model", model, "--method", "gptq", "--bits", "4", "--group-size", "7", "--calib-data", Corpora,
                               "--calib-langs", "de", "--nsamples", "2", "--seqlen", "32", "--out", temp.Sub("out"));
@@ -309,7 +301,7 @@ public sealed class PruneCommandTests
     public void Eval_hidden_with_a_missing_model_folder_is_bad_input()
     {
         using var temp = new TempFolder();
-        var model = Generated(temp);
+        var model = Cli.Generated(temp);
 
         var outcome = Cli.Run("eval", "hidden", "--dense", model, "--pruned", temp.Sub("missing"), "--data", Samples, "--langs", "de");
 

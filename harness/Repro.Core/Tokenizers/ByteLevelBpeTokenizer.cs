@@ -96,13 +96,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         });
 
         var added = files.AddedTokens();
-        int? IdOf(string? content, string role)
-        {
-            if (content is null) return null;
-            if (added.FirstOrDefault(t => t.Content == content) is { } token) return token.Id;
-            if (vocab.TryGetValue(content, out var id)) return id;
-            throw files.Problem($"the {role} token '{content}' (from {Path.GetFileName(files.ConfigPath) ?? "the post-processor"}) is neither an added token nor in the vocab");
-        }
+        int? IdOf(string? content, string role) => files.TokenId(content, role, added, vocab);
 
         var ignoreMerges = model["ignore_merges"] is JsonValue im && im.TryGetValue<bool>(out var ignore) && ignore;
         return new ByteLevelBpeTokenizer(bpe, vocab, added, normalize, splits, addPrefixSpace, ignoreMerges,

@@ -76,6 +76,15 @@ sealed class HfTokenizerFiles
         return tokens;
     }
 
+    /// <summary>The id of a token named by the post-processor or tokenizer_config (BOS, EOS): an added token or a vocab entry.</summary>
+    public int? TokenId(string? content, string role, IReadOnlyList<AddedToken> added, IReadOnlyDictionary<string, int> vocab)
+    {
+        if (content is null) return null;
+        if (added.FirstOrDefault(t => t.Content == content) is { } token) return token.Id;
+        if (vocab.TryGetValue(content, out var id)) return id;
+        throw Problem($"the {role} token '{content}' (from {Path.GetFileName(ConfigPath) ?? "the post-processor"}) is neither an added token nor in the vocab");
+    }
+
     /// <summary>The vocabulary of a BPE model: token string → id.</summary>
     public Dictionary<string, int> Vocab()
     {

@@ -118,13 +118,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
 
         var (prepend, split, metaspace) = Steps(files);
         var added = files.AddedTokens();
-        int? IdOf(string? content, string role)
-        {
-            if (content is null) return null;
-            if (added.FirstOrDefault(t => t.Content == content) is { } token) return token.Id;
-            if (vocab.TryGetValue(content, out var id)) return id;
-            throw files.Problem($"the {role} token '{content}' is neither an added token nor in the vocab");
-        }
+        int? IdOf(string? content, string role) => files.TokenId(content, role, added, vocab);
         return new SentencePieceBpeTokenizer(vocab, Priority, byteFallback, unk, added.Select(t => KeyValuePair.Create(t.Content, t.Id)),
             prepend, split, metaspace, removeExtraWhitespaces: false, IdOf(files.DefaultBosToken(), "bos"), IdOf(files.ConfigToken("eos_token"), "eos"),
             files.TokenizerJsonPath);
