@@ -29,6 +29,12 @@ public sealed record SparseGptResult(Tensor Weight, Tensor Mask, double Loss, in
 /// Every M columns the N smallest <c>W1²/diag(U1)²</c> of each row are chosen on the current
 /// (error-updated) weights, ties to the lower column. The reference aligns groups to the block start;
 /// Repro requires M to divide both the width and the block size, where that is the same as aligning to column 0.</para>
+/// <para>N:M masks are chaotic under float rounding, in the reference as here: a group is chosen on weights the sweep
+/// has already updated, so a near-tie that rounding flips re-routes the row's error and every later layer diverges.
+/// The reference itself, re-run under another OpenBLAS kernel on the tiny fixture model, flips 2 groups in layer 2 and
+/// ends 1.1–1.5e-4 away in perplexity; Repro flips the same groups and lands on the same perplexity as one of those
+/// runs (tools/reference/whole_model.py, WholeModelGoldenTests). Unstructured masks, chosen once per block, repeat
+/// exactly.</para>
 /// </remarks>
 public sealed class SparseGpt : ICompressionMethod
 {
