@@ -52,7 +52,7 @@ public static class EvalHiddenCommand
         foreach (var dir in new[] { denseDir, prunedDir })
             if (!Directory.Exists(dir)) throw new BadInputException($"{dir}: model folder not found; check the path");
         var corpora = CorpusDirectory.Open(dataDir);
-        var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Load(l, split));
+        var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Stream(l, split));
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
         var dtype = CommonOptions.ParseDType(dtypeText);
