@@ -125,6 +125,7 @@ public static class HiddenStateMetricsEvaluator
             }
             for (var l = 0; l < config.NumHiddenLayers; l++)
             {
+                NativeHeap.Trim();   // the previous layers and their temporaries are freed: keep resident memory at what is live
                 using var layerScope = NewDisposeScope();
                 using var denseLayer = DecoderLayer.Create(config, l, rope);
                 denseLayer.LoadWeights(dense, device, dtype);
