@@ -22,8 +22,8 @@ namespace Repro.Core.Calibration;
 /// it accepts, before its first draw. It reads the split once as a stream and keeps token ids, never text: the ids
 /// of the documents longer than seqlen (the only ones a window can come from) and the length of every other
 /// (<see cref="TokenizedCorpus"/>). That tokenizes the whole split, where holding the text would have tokenized only
-/// the documents counted and drawn; in exchange memory is 4 bytes per token of the long documents instead of
-/// 2 bytes per character of all of them (at seqlen 2048 most mC4 documents are shorter and cost 4 bytes each).
+/// the documents counted and drawn; in exchange memory is 4 bytes per token of the long documents, and 4 bytes for
+/// each shorter one, instead of 2 bytes per character of every document.
 /// </remarks>
 public static class CalibrationSampler
 {
