@@ -1,3 +1,4 @@
+using Repro.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Repro.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Repro.Core.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -14,11 +14,12 @@ namespace Repro.Cli.Commands;
 /// </summary>
 public static class BenchCommands
 {
-    public static Command Create() => new("bench", "Benchmarks that report speed as ratios measured in one run.")
+    public static Command Create() => new("bench", "Benchmarks that report speed and memory as ratios measured in one run.")
     {
         Forward(),
         BenchPruneCommand.Create(),
         BenchMcCommand.Create(),
+        BenchEvalCommand.Create(),
     };
 
     static Command Forward()

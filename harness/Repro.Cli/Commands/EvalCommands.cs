@@ -74,7 +74,7 @@ public static class EvalCommands
     {
         // Validate cheap inputs before loading weights, so a typo costs nothing.
         var corpora = CorpusDirectory.Open(request.Data);
-        var corpusByLanguage = request.Languages.ToDictionary(l => l, l => corpora.Load(l, request.Split));
+        var corpusByLanguage = request.Languages.ToDictionary(l => l, l => corpora.Stream(l, request.Split));
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(request.Device);
         var dtype = CommonOptions.ParseDType(request.DType);

@@ -52,7 +52,7 @@ public static class EvalHiddenCommand
         foreach (var dir in new[] { denseDir, prunedDir })
             if (!Directory.Exists(dir)) throw new BadInputException($"{dir}: model folder not found; check the path");
         var corpora = CorpusDirectory.Open(dataDir);
-        var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Load(l, split));
+        var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Stream(l, split));
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
         var dtype = CommonOptions.ParseDType(dtypeText);
@@ -70,20 +70,24 @@ public static class EvalHiddenCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                foreach (var language in languages)
+                var texts = languages.Select(l =>
+                    LanguageCorpusText.Leading(corpusByLanguage[l], tokenizer, options, seed is null ? nsamples : int.MaxValue)).ToList();
+                var sets = texts.Select(text => HiddenStateMetricsEvaluator.Windows(text, tokenizer, seqlen, nsamples, seed)).ToList();
+                var tasks = languages.Select(l => ctx.AddTask(l)).ToList();
+                // Every language's windows go through each layer of both models before the next layer is loaded.
+                var progress = new SynchronousProgress<HiddenStateProgress>(p =>
                 {
-                    var text = LanguageCorpusText.Leading(corpusByLanguage[language], tokenizer, options, seed is null ? nsamples : int.MaxValue);
-                    var ids = HiddenStateMetricsEvaluator.Windows(text, tokenizer, seqlen, nsamples, seed);
-                    var task = ctx.AddTask(language);
-                    var progress = new SynchronousProgress<HiddenStateProgress>(p =>
-                    {
-                        task.MaxValue = p.Layers;
-                        task.Value = p.Layer + (double)p.SamplesDone / p.SamplesTotal;
-                        task.Description = $"{language} layer {p.Layer + 1}/{p.Layers}";
-                    });
-                    var result = HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, ids, excluded, device, dtype, progress);
-                    task.Value = task.MaxValue;
-                    task.StopTask();
+                    var task = tasks[p.Set];
+                    task.MaxValue = p.Layers;
+                    task.Value = p.Layer + (double)p.SamplesDone / p.SamplesTotal;
+                    task.Description = $"{languages[p.Set]} layer {p.Layer + 1}/{p.Layers}";
+                });
+                var compared = HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, sets, excluded, device, dtype, progress);
+                for (var i = 0; i < languages.Count; i++)
+                {
+                    var (language, text, ids, result) = (languages[i], texts[i], sets[i], compared[i]);
+                    tasks[i].Value = tasks[i].MaxValue;
+                    tasks[i].StopTask();
                     results.Add((language, ids.GetLength(0), result));
                     rows.Add(new
                     {

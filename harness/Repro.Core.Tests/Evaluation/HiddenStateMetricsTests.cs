@@ -189,6 +189,95 @@ public sealed class HiddenStateMetricsTests
         return perLayer.Select(list => cat(list)).ToList();
     }
 
+    static readonly string TinyModel = Path.Combine(RepoPaths.Fixtures, "models", "tiny");
+
+    /// <summary>The tiny fixture model and a copy with half of every projection zeroed, as two checkpoint folders.</summary>
+    static (string Dense, string Pruned) TinyPair(TempFolder folder)
+    {
+        using var scope = NewDisposeScope();
+        using var checkpoint = HfCheckpoint.Open(TinyModel);
+        var weights = checkpoint.Names.ToDictionary(n => n, n => checkpoint.Load(n));
+        var prunedDir = Path.Combine(folder.Path, "pruned");
+        HfCheckpointWriter.Write(prunedDir, checkpoint.ConfigJson.DeepClone().AsObject(), Pruned(weights));
+        return (TinyModel, prunedDir);
+    }
+
+    static long[,] TinyIds(int windows, int tokens, ulong seed)
+    {
+        var ids = Ids(windows, tokens, seed);
+        for (var w = 0; w < windows; w++)
+            for (var t = 0; t < tokens; t++) ids[w, t] = ids[w, t] * 4 + (long)(seed % 4);   // spread over the 259 ids
+        ids[0, 0] = 256;                                                                        // BOS, excluded
+        return ids;
+    }
+
+    [TestCase(ScalarType.Float32)]
+    [TestCase(ScalarType.BFloat16)]
+    public void Languages_compared_together_give_bit_for_bit_what_each_gives_alone(ScalarType dtype)
+    {
+        using var folder = new TempFolder();
+        var (denseDir, prunedDir) = TinyPair(folder);
+        long[] excluded = [256, 257, 258];
+        // Three languages of different window counts, as eval hidden and runs give them: one call loads each layer once.
+        var sets = new[] { TinyIds(3, 24, 1), TinyIds(1, 24, 2), TinyIds(2, 24, 3) };
+        var reports = new List<HiddenStateProgress>();
+
+        var together = HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, sets, excluded, CPU, dtype, new ListProgress(reports));
+        var alone = sets.Select(ids => HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, ids, excluded, CPU, dtype)).ToList();
+
+        Assert.That(together, Has.Count.EqualTo(3));
+        for (var s = 0; s < sets.Length; s++)
+        {
+            Assert.That(together[s].Layers, Is.EqualTo(alone[s].Layers), $"set {s}: every field of every layer, exactly");
+            Assert.That(together[s].Layers.All(l => l.PruningError > 0 && double.IsFinite(l.SnrDb)), Is.True, "a pruned model differs in every layer");
+        }
+        Assert.That(together[0].Layers[0], Is.Not.EqualTo(together[1].Layers[0]), "the sets are measured apart, not pooled");
+        // Progress: layer-major, each set's windows in turn within a layer.
+        Assert.That(reports.Select(r => (r.Layer, r.Set, r.SamplesDone)).Take(7),
+                    Is.EqualTo(new[] { (0, 0, 1), (0, 0, 2), (0, 0, 3), (0, 1, 1), (0, 2, 1), (0, 2, 2), (1, 0, 1) }));
+    }
+
+    [Test]
+    public void Embedding_rows_read_from_the_file_give_what_the_whole_table_gave()
+    {
+        using var folder = new TempFolder();
+        var (denseDir, prunedDir) = TinyPair(folder);
+        var ids = TinyIds(2, 16, 5);
+        var result = HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, ids, [256], CPU, ScalarType.Float32);
+
+        // The whole-table path this evaluator took before it read rows: load the table, take the rows, convert them.
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var dense = HfCheckpoint.Open(denseDir);
+        using var pruned = HfCheckpoint.Open(prunedDir);
+        var config = ModelConfig.FromJson(dense.ConfigJson, dense.ConfigPath);
+        var flat = new long[ids.Length];
+        Buffer.BlockCopy(ids, 0, flat, 0, flat.Length * sizeof(long));
+        Tensor WholeTable(ITensorSource source) =>
+            source.Load("model.embed_tokens.weight").index_select(0, tensor(flat)).view(2, 16, -1).to(ScalarType.Float32).contiguous();
+        var (d, p) = (WholeTable(dense), WholeTable(pruned));
+        var keep = tensor(flat.Select(id => id != 256).ToArray()).view(2, 16);
+        using var rope = new RotaryEmbedding(config);
+        for (var l = 0; l < config.NumHiddenLayers; l++)
+        {
+            using var denseLayer = DecoderLayer.Create(config, l, rope);
+            denseLayer.LoadWeights(dense, CPU, ScalarType.Float32);
+            using var prunedLayer = DecoderLayer.Create(config, l, rope);
+            prunedLayer.LoadWeights(pruned, CPU, ScalarType.Float32);
+            for (var i = 0; i < 2; i++)
+            {
+                d.narrow(0, i, 1).copy_(denseLayer.call(d.narrow(0, i, 1)));
+                p.narrow(0, i, 1).copy_(prunedLayer.call(p.narrow(0, i, 1)));
+            }
+            Assert.That(result.Layers[l], Is.EqualTo(HiddenStateMetrics.Compute(d, p, keep, l)), $"layer {l}");
+        }
+    }
+
+    sealed class ListProgress(List<HiddenStateProgress> list) : IProgress<HiddenStateProgress>
+    {
+        public void Report(HiddenStateProgress value) => list.Add(value);
+    }
+
     [Test]
     public void A_pruned_model_whose_states_are_all_scaled_by_four_scores_the_same()
     {

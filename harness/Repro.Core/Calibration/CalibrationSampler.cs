@@ -17,6 +17,14 @@ namespace Repro.Core.Calibration;
 /// It reads each language's <c>calibration</c> split: calibration and evaluation (validation/test) never share a
 /// document because the corpus builder splits by document.
 /// </summary>
+/// <remarks>
+/// Draws pick documents anywhere in the split, so the sampler needs every document's length, and the tokens of any
+/// it accepts, before its first draw. It reads the split once as a stream and keeps token ids, never text: the ids
+/// of the documents longer than seqlen (the only ones a window can come from) and the length of every other
+/// (<see cref="TokenizedCorpus"/>). That tokenizes the whole split, where holding the text would have tokenized only
+/// the documents counted and drawn; in exchange memory is 4 bytes per token of the long documents, and 4 bytes for
+/// each shorter one, instead of 2 bytes per character of every document.
+/// </remarks>
 public static class CalibrationSampler
 {
     public const string Split = "calibration";
@@ -30,11 +38,16 @@ public static class CalibrationSampler
     /// <summary>Samples from the calibration split of each language in <paramref name="corpora"/>.</summary>
     /// <param name="allowRepeatedText">Sample a language whose text is shorter than its share × seqlen anyway (windows then repeat text).</param>
     public static CalibrationSet Sample(CalibrationSpec spec, CorpusDirectory corpora, ITextTokenizer tokenizer, bool allowRepeatedText = false) =>
-        Sample(spec, language => corpora.Load(language, Split), tokenizer, allowRepeatedText);
+        Sample(spec, language => corpora.Stream(language, Split), tokenizer, allowRepeatedText);
 
-    /// <summary>Samples with corpora from <paramref name="corpusOf"/> (called once per language, in listed order).</summary>
+    /// <summary>Samples with in-memory corpora from <paramref name="corpusOf"/> (called once per language, in listed order).</summary>
     /// <param name="allowRepeatedText">Sample a language whose text is shorter than its share × seqlen anyway (windows then repeat text).</param>
-    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, Corpus> corpusOf, ITextTokenizer tokenizer, bool allowRepeatedText = false)
+    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, Corpus> corpusOf, ITextTokenizer tokenizer, bool allowRepeatedText = false) =>
+        Sample(spec, language => corpusOf(language).AsStream(), tokenizer, allowRepeatedText);
+
+    /// <summary>Samples with corpora streamed from <paramref name="corpusOf"/> (called once per language, in listed order; each read once).</summary>
+    /// <param name="allowRepeatedText">Sample a language whose text is shorter than its share × seqlen anyway (windows then repeat text).</param>
+    public static CalibrationSet Sample(CalibrationSpec spec, Func<string, CorpusStream> corpusOf, ITextTokenizer tokenizer, bool allowRepeatedText = false)
     {
         var shares = spec.Shares();           // validates
         var ids = new long[(long)spec.NSamples * spec.Seqlen];
@@ -43,15 +56,15 @@ public static class CalibrationSampler
         var row = 0;
         foreach (var (language, count) in shares)
         {
-            var corpus = corpusOf(language);
+            var corpus = TokenizedCorpus.Read(corpusOf(language), tokenizer, spec.Seqlen);
             var subSeed = SubSeed.Derive("calibration", spec.Seed, language);
-            var drawn = SampleLanguage(corpus, count, spec.Seqlen, subSeed, tokenizer, allowRepeatedText);
+            var drawn = SampleLanguage(corpus, count, spec.Seqlen, subSeed, allowRepeatedText);
             for (var i = 0; i < drawn.Samples.Count; i++, row++)
             {
                 samples.Add(drawn.Samples[i] with { Language = language });
                 drawn.Windows[i].AsSpan().CopyTo(ids.AsSpan(row * spec.Seqlen, spec.Seqlen));
             }
-            languages.Add(new CalibrationLanguage(language, count, corpus.SourcePath, corpus.ContentSha256(), corpus.Documents.Count, drawn.Draws, subSeed,
+            languages.Add(new CalibrationLanguage(language, count, corpus.SourcePath, corpus.ContentSha256, corpus.Count, drawn.Draws, subSeed,
                                                   drawn.TextTokens, drawn.RepeatsText));
         }
         return new CalibrationSet(spec, ids, samples, languages);
@@ -64,18 +77,29 @@ public static class CalibrationSampler
     /// <see cref="LanguageSamples.RepeatsText"/> says so.
     /// </param>
     public static LanguageSamples SampleLanguage(Corpus corpus, int count, int seqlen, ulong seed, ITextTokenizer tokenizer,
+                                                 bool allowRepeatedText = false) =>
+        SampleLanguage(corpus.AsStream(), count, seqlen, seed, tokenizer, allowRepeatedText);
+
+    /// <summary>The same from a stream, read once (not at all when <paramref name="count"/> is 0).</summary>
+    public static LanguageSamples SampleLanguage(CorpusStream corpus, int count, int seqlen, ulong seed, ITextTokenizer tokenizer,
                                                  bool allowRepeatedText = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
+        if (count == 0) return new LanguageSamples([], [], 0, 0, false);
+        return SampleLanguage(TokenizedCorpus.Read(corpus, tokenizer, seqlen), count, seqlen, seed, allowRepeatedText);
+    }
+
+    static LanguageSamples SampleLanguage(TokenizedCorpus corpus, int count, int seqlen, ulong seed, bool allowRepeatedText)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
         var samples = new List<CalibrationSample>(count);
         var windows = new List<long[]>(count);
         if (count == 0) return new LanguageSamples(samples, windows, 0, 0, false);
-        var n = corpus.Documents.Count;
+        var n = corpus.Count;
         if (n == 0)
             throw new CalibrationException(corpus.SourcePath, $"calibration language '{corpus.Language}': the corpus has no documents");
-        var lengths = new Dictionary<int, int>();       // token counts of documents seen
-        var accepted = new Dictionary<int, int[]>();    // ids of documents long enough
 
         // The text the windows can come from: tokens of the documents longer than seqlen, counted in document order
         // until they cover count × seqlen (a large corpus stops early, a small one is counted whole). Touches no
@@ -113,7 +137,7 @@ public static class CalibrationSampler
             var doc = (int)rng.NextBelow(n);
             draws++;
             if (Length(doc) <= seqlen) continue;
-            var tokens = accepted.TryGetValue(doc, out var cached) ? cached : accepted[doc] = Encode(doc);
+            var tokens = corpus.Tokens(doc);
             var start = (int)rng.NextBelow(tokens.Length - seqlen);
             var window = new long[seqlen];
             for (var t = 0; t < seqlen; t++) window[t] = tokens[start + t];
@@ -122,15 +146,49 @@ public static class CalibrationSampler
         }
         return new LanguageSamples(samples, windows, draws, supply, repeats);
 
-        int Length(int doc)
-        {
-            if (lengths.TryGetValue(doc, out var length)) return length;
-            var ids = Encode(doc);
-            if (ids.Length > seqlen) accepted[doc] = ids;
-            return lengths[doc] = ids.Length;
-        }
+        int Length(int doc) => corpus.Length(doc);
+    }
+}
 
-        int[] Encode(int doc) => [.. tokenizer.Encode(corpus.Documents[doc], addBos: true).Ids];
+/// <summary>
+/// A calibration split read once as a stream and kept as token ids (with the tokenizer's BOS), never as text: the ids
+/// of the documents longer than <c>seqlen</c>, the only ones a window can come from, and the length of every other.
+/// Its content hash is computed in the same pass.
+/// </summary>
+sealed class TokenizedCorpus
+{
+    readonly List<int> lengths = [];
+    readonly Dictionary<int, int[]> longDocuments = [];
+
+    TokenizedCorpus(string language, string sourcePath)
+    {
+        Language = language;
+        SourcePath = sourcePath;
+    }
+
+    public string Language { get; }
+    public string SourcePath { get; }
+    public string ContentSha256 { get; private set; } = "";
+    public int Count => lengths.Count;
+
+    public int Length(int document) => lengths[document];
+
+    /// <summary>Ids of a document longer than seqlen.</summary>
+    public int[] Tokens(int document) => longDocuments[document];
+
+    public static TokenizedCorpus Read(CorpusStream corpus, ITextTokenizer tokenizer, int seqlen)
+    {
+        var result = new TokenizedCorpus(corpus.Language, corpus.SourcePath);
+        using var hash = new DocumentsHash();
+        foreach (var document in corpus.Documents)
+        {
+            hash.Append(document);
+            var ids = tokenizer.Encode(document, addBos: true).Ids;
+            if (ids.Count > seqlen) result.longDocuments[result.lengths.Count] = [.. ids];
+            result.lengths.Add(ids.Count);
+        }
+        result.ContentSha256 = hash.Finish();
+        return result;
     }
 }
 

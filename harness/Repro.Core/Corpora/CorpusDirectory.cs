@@ -75,7 +75,7 @@ public sealed class CorpusDirectory
         return splitFiles.TryGetValue(language, out var splits) ? [.. splits.Keys.Order(StringComparer.Ordinal)] : [];
     }
 
-    /// <summary>The file that <see cref="Load"/> reads.</summary>
+    /// <summary>The file that <see cref="Load"/> and <see cref="Stream"/> read.</summary>
     public string PathOf(string language, string split)
     {
         Check(language);
@@ -87,7 +87,11 @@ public sealed class CorpusDirectory
                 $"no '{split}' split for language '{language}'; available: {string.Join(", ", splits.Keys.Order(StringComparer.Ordinal))}");
     }
 
+    /// <summary>Every document of the split in memory.</summary>
     public Corpus Load(string language, string split) => CorpusReader.Read(PathOf(language, split), language);
+
+    /// <summary>The split as a stream of documents read from its file (<see cref="CorpusReader.Open"/>); the language and split are checked now.</summary>
+    public CorpusStream Stream(string language, string split) => CorpusReader.Open(PathOf(language, split), language);
 
     void Check(string language)
     {

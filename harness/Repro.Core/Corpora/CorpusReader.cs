@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 
@@ -23,77 +22,93 @@ public static class CorpusReader
     public static bool IsCorpusFile(string path) => ExtensionOf(path) is not null;
 
     /// <summary>
-    /// Reads <paramref name="path"/>. Without <paramref name="language"/>, the language is the file name without
+    /// Reads <paramref name="path"/> whole. Without <paramref name="language"/>, the language is the file name without
     /// extension (<c>ar.jsonl.gz</c> → ar), or the folder name for a split file (<c>ar/validation.jsonl.gz</c> → ar).
     /// </summary>
-    public static Corpus Read(string path, string? language = null)
+    public static Corpus Read(string path, string? language = null) => Open(path, language).ReadAll();
+
+    /// <summary>
+    /// The documents of <paramref name="path"/> as a stream read from the file on each enumeration, one line (or, for
+    /// Parquet, one row group) at a time. The format, the file's existence and the language are checked here; the bytes
+    /// when the stream reads them, with the same errors as <see cref="Read"/>, a truncated gzip file's at the end.
+    /// </summary>
+    public static CorpusStream Open(string path, string? language = null)
     {
         var extension = ExtensionOf(path)
             ?? throw new CorpusFormatException(path, $"unknown corpus format; use one of {string.Join(", ", Extensions)}");
         if (!File.Exists(path)) throw new CorpusFormatException(path, "the corpus file does not exist");
         language ??= LanguageOf(path, extension);
-        if (extension == ".parquet") return new Corpus(language, ParquetCorpus.Read(path), path);
-        try
-        {
-            using var stream = GzipFile.OpenMaybe(path);
-            var lines = Utf8Lines.Read(stream, path);
-            var documents = extension.StartsWith(".txt", StringComparison.Ordinal) ? ReadText(lines) : ReadJsonLines(lines, path);
-            return new Corpus(language, documents, path);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new CorpusFormatException(path, $"truncated or corrupt gzip file ({e.Message}); download or export it again");
-        }
+        var documents = extension == ".parquet" ? ParquetCorpus.Documents(path) : Documents(path, extension.StartsWith(".txt", StringComparison.Ordinal));
+        return new CorpusStream(language, documents, path);
     }
 
-    static List<string> ReadJsonLines(IEnumerable<(int Number, string Text)> lines, string path)
+    static IEnumerable<string> Documents(string path, bool plainText)
     {
-        var documents = new List<string>();
-        foreach (var (lineNumber, line) in lines)
+        using var stream = GzipFile.OpenMaybe(path);
+        var lines = GzipChecked(Utf8Lines.Read(stream, path), path);
+        foreach (var document in plainText ? ReadText(lines) : ReadJsonLines(lines, path)) yield return document;
+    }
+
+    /// <summary>The lines, with a damaged or cut gzip stream (found while reading, or at the end) an error naming the file.</summary>
+    static IEnumerable<(int Number, string Text)> GzipChecked(IEnumerable<(int Number, string Text)> lines, string path)
+    {
+        using var e = lines.GetEnumerator();
+        while (true)
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement text;
+            bool more;
             try
             {
-                using var json = JsonDocument.Parse(line);
-                if (json.RootElement.ValueKind != JsonValueKind.Object)
-                    throw new CorpusFormatException(path, $"line {lineNumber}: expected a JSON object with a \"text\" string, found a {json.RootElement.ValueKind}");
-                if (!json.RootElement.TryGetProperty("text", out text) || text.ValueKind != JsonValueKind.String)
-                    throw new CorpusFormatException(path, $"line {lineNumber}: the object has no \"text\" string " +
-                        $"(fields: {string.Join(", ", json.RootElement.EnumerateObject().Select(p => p.Name))}); each line must look like {{\"text\": \"...\"}}");
-                documents.Add(JsonStrings.TryGetString(text, out var bad)
-                    ?? throw new CorpusFormatException(path, $"line {lineNumber}: the \"text\" string is not valid Unicode text ({bad})"));
+                more = e.MoveNext();
             }
-            catch (JsonException e)
+            catch (InvalidDataException x)
             {
-                throw new CorpusFormatException(path, $"line {lineNumber}: not valid JSON ({e.Message}); each line must be one JSON object like {{\"text\": \"...\"}}");
+                throw new CorpusFormatException(path, $"truncated or corrupt gzip file ({x.Message}); download or export it again");
             }
+            if (!more) yield break;
+            yield return e.Current;
         }
-        return documents;
     }
 
-    static List<string> ReadText(IEnumerable<(int Number, string Text)> lines)
+    static IEnumerable<string> ReadJsonLines(IEnumerable<(int Number, string Text)> lines, string path)
     {
-        var documents = new List<string>();
+        foreach (var (lineNumber, line) in lines)
+            if (!string.IsNullOrWhiteSpace(line)) yield return JsonLineText(line, lineNumber, path);
+    }
+
+    static string JsonLineText(string line, int lineNumber, string path)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+                throw new CorpusFormatException(path, $"line {lineNumber}: expected a JSON object with a \"text\" string, found a {json.RootElement.ValueKind}");
+            if (!json.RootElement.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                throw new CorpusFormatException(path, $"line {lineNumber}: the object has no \"text\" string " +
+                    $"(fields: {string.Join(", ", json.RootElement.EnumerateObject().Select(p => p.Name))}); each line must look like {{\"text\": \"...\"}}");
+            return JsonStrings.TryGetString(text, out var bad)
+                ?? throw new CorpusFormatException(path, $"line {lineNumber}: the \"text\" string is not valid Unicode text ({bad})");
+        }
+        catch (JsonException e)
+        {
+            throw new CorpusFormatException(path, $"line {lineNumber}: not valid JSON ({e.Message}); each line must be one JSON object like {{\"text\": \"...\"}}");
+        }
+    }
+
+    static IEnumerable<string> ReadText(IEnumerable<(int Number, string Text)> lines)
+    {
         var current = new StringBuilder();
         foreach (var (_, line) in lines)
         {
             if (string.IsNullOrWhiteSpace(line))
             {
-                Flush();
+                if (current.Length > 0) yield return current.ToString();
+                current.Clear();
                 continue;
             }
             if (current.Length > 0) current.Append('\n');
             current.Append(line);
         }
-        Flush();
-        return documents;
-
-        void Flush()
-        {
-            if (current.Length > 0) documents.Add(current.ToString());
-            current.Clear();
-        }
+        if (current.Length > 0) yield return current.ToString();
     }
 
     internal static string? ExtensionOf(string path)

@@ -19,58 +19,72 @@ static class ParquetCorpus
     const string Column = "text";
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    public static List<string> Read(string path)
+    /// <summary>The documents one row group at a time: a stream holds one group's column, never the whole file's.</summary>
+    public static IEnumerable<string> Documents(string path)
     {
-        try
+        using var groups = RowGroups(path).GetEnumerator();
+        while (true)
         {
-            return ReadAsync(path).GetAwaiter().GetResult();
-        }
-        catch (IOException e) when (e.Message.StartsWith("not a parquet file", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new CorpusFormatException(path, "not a Parquet file (it must start and end with the PAR1 marker); it is truncated or in another format: download or export it again");
-        }
-        catch (Exception e) when (e is not (CorpusFormatException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
-        {
-            // Anything else Parquet.Net throws comes from bytes it could not make sense of (thrift footer, page headers, compression).
-            throw new CorpusFormatException(path, $"the Parquet data cannot be read ({e.GetType().Name}: {e.Message}); the file is corrupt: download or export it again");
+            bool more;
+            try
+            {
+                more = groups.MoveNext();
+            }
+            catch (IOException e) when (e.Message.StartsWith("not a parquet file", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CorpusFormatException(path, "not a Parquet file (it must start and end with the PAR1 marker); it is truncated or in another format: download or export it again");
+            }
+            catch (Exception e) when (e is not (CorpusFormatException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
+            {
+                // Anything else Parquet.Net throws comes from bytes it could not make sense of (thrift footer, page headers, compression).
+                throw new CorpusFormatException(path, $"the Parquet data cannot be read ({e.GetType().Name}: {e.Message}); the file is corrupt: download or export it again");
+            }
+            if (!more) yield break;
+            foreach (var document in groups.Current) yield return document;
         }
     }
 
-    static async Task<List<string>> ReadAsync(string path)
+    static IEnumerable<List<string>> RowGroups(string path)
     {
-        var reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
+        var reader = ParquetReader.CreateAsync(path).GetAwaiter().GetResult();
+        try
         {
             var field = TextField(reader.Schema, path);
             // Read the byte arrays behind the column whatever its logical type: a field of the same path in a schema of its own.
             var raw = new DataField(field.Name, typeof(byte[]), isNullable: field.IsNullable);
             _ = new ParquetSchema(raw);
-            var documents = new List<string>();
             long row = 0;
             for (var group = 0; group < reader.RowGroupCount; group++)
             {
-                using var rowGroup = reader.OpenRowGroupReader(group);
-                var count = checked((int)rowGroup.RowCount);
-                var values = new ReadOnlyMemory<byte>[count];
-                var definitions = new int[count];
-                await rowGroup.ReadRawAsync<ReadOnlyMemory<byte>>(raw, values, definitions, null).ConfigureAwait(false);
-                // Values are packed: the i-th non-null value belongs to the i-th row whose definition level is set.
-                var next = 0;
-                for (var i = 0; i < count; i++, row++)
+                var documents = new List<string>();
+                using (var rowGroup = reader.OpenRowGroupReader(group))
                 {
-                    if (field.IsNullable && definitions[i] == 0)
-                        throw new CorpusFormatException(path, $"row {row}: \"{Column}\" is null; every row must hold a document");
-                    try
+                    var count = checked((int)rowGroup.RowCount);
+                    var values = new ReadOnlyMemory<byte>[count];
+                    var definitions = new int[count];
+                    rowGroup.ReadRawAsync<ReadOnlyMemory<byte>>(raw, values, definitions, null).GetAwaiter().GetResult();
+                    // Values are packed: the i-th non-null value belongs to the i-th row whose definition level is set.
+                    var next = 0;
+                    for (var i = 0; i < count; i++, row++)
                     {
-                        documents.Add(StrictUtf8.GetString(values[next++].Span));
-                    }
-                    catch (DecoderFallbackException e)
-                    {
-                        throw new CorpusFormatException(path, $"row {row}: \"{Column}\" is not valid UTF-8 (byte {e.Index}); the text was stored in another encoding");
+                        if (field.IsNullable && definitions[i] == 0)
+                            throw new CorpusFormatException(path, $"row {row}: \"{Column}\" is null; every row must hold a document");
+                        try
+                        {
+                            documents.Add(StrictUtf8.GetString(values[next++].Span));
+                        }
+                        catch (DecoderFallbackException e)
+                        {
+                            throw new CorpusFormatException(path, $"row {row}: \"{Column}\" is not valid UTF-8 (byte {e.Index}); the text was stored in another encoding");
+                        }
                     }
                 }
+                yield return documents;
             }
-            return documents;
+        }
+        finally
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 

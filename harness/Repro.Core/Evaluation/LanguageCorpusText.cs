@@ -23,30 +23,44 @@ public sealed record LanguageCorpusText(string Language, string Text, int Docume
     /// <paramref name="windows"/> windows under <paramref name="options"/>; all documents if the corpus is smaller.
     /// Counts come from tokenizing the joined text itself, because BPE can merge across a document boundary.
     /// </summary>
-    public static LanguageCorpusText Leading(Corpus corpus, ITextTokenizer tokenizer, PerplexityOptions options, int windows)
+    public static LanguageCorpusText Leading(Corpus corpus, ITextTokenizer tokenizer, PerplexityOptions options, int windows) =>
+        Leading(corpus.AsStream(), tokenizer, options, windows);
+
+    /// <summary>
+    /// The same from a stream: only the leading documents the text needs are read, so a large split's text never sits
+    /// in memory when a few windows are asked for. A split too short for the windows is read to its end (where a
+    /// truncated gzip file is an error); one that holds them is not, and the text's hash says which text was used.
+    /// </summary>
+    public static LanguageCorpusText Leading(CorpusStream corpus, ITextTokenizer tokenizer, PerplexityOptions options, int windows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(windows, 1);
         var needed = options.TokensNeeded(windows);
         var addBos = options.BosPolicy == BosPolicy.StreamOnly;
         var separatorTokens = tokenizer.Encode(DocumentSeparator, addBos: false).Count;
-        var docs = corpus.Documents;
+        using var documents = corpus.Documents.GetEnumerator();
+        var docs = new List<string>();
+        var exhausted = false;
 
-        var taken = 0;
         long shortBy = needed;
         while (true)
         {
             // Add documents until their separate counts cover what is missing, then measure the joined text.
             long added = 0;
-            while (taken < docs.Count && added < shortBy)
+            while (!exhausted && added < shortBy)
             {
-                var count = tokenizer.Encode(docs[taken], addBos: false).Count + (taken > 0 ? separatorTokens : 0);
+                if (!documents.MoveNext())
+                {
+                    exhausted = true;
+                    break;
+                }
+                var count = tokenizer.Encode(documents.Current, addBos: false).Count + (docs.Count > 0 ? separatorTokens : 0);
+                docs.Add(documents.Current);
                 added += count;
-                taken++;
             }
-            var text = string.Join(DocumentSeparator, docs.Take(taken));
+            var text = string.Join(DocumentSeparator, docs);
             var tokens = tokenizer.Encode(text, addBos).Count;
-            if (tokens >= needed || taken == docs.Count)
-                return new LanguageCorpusText(corpus.Language, text, taken, tokens, tokens / options.TextTokensPerWindow,
+            if (tokens >= needed || exhausted)
+                return new LanguageCorpusText(corpus.Language, text, docs.Count, tokens, tokens / options.TextTokensPerWindow,
                                               corpus.SourcePath, Corpus.HashText(text));
             shortBy = Math.Max(1, needed - tokens);
         }

@@ -101,30 +101,3 @@ public sealed class MaskFileTests
         Assert.That(MaskFile.Read(folder.Path), Is.Empty);
     }
 }
-
-public sealed class EmbeddingRowsTests
-{
-    [TestCase("float32", ScalarType.Float32)]
-    [TestCase("bfloat16", ScalarType.Float32)]
-    [TestCase("bfloat16", ScalarType.BFloat16)]
-    public void Rows_read_from_the_file_equal_rows_of_the_loaded_table(string stored, ScalarType dtype)
-    {
-        using var folder = new TempFolder();
-        using var model = new TinyCheckpoint(folder.Sub("in"), storedDType: stored, maxShardBytes: 10_000);
-        using var checkpoint = HfCheckpoint.Open(model.Dir);
-        using var scope = NewDisposeScope();
-        var ids = TinyCheckpoint.Ids(3, 9);
-        ids[0, 0] = 0;
-        ids[2, 8] = TinyCheckpoint.Vocab - 1;
-
-        var rows = EmbeddingRows.Lookup(checkpoint, "model.embed_tokens.weight", ids, CPU, dtype);
-
-        var table = model.Weights["model.embed_tokens.weight"].to(dtype);
-        var flat = new long[ids.Length];
-        Buffer.BlockCopy(ids, 0, flat, 0, flat.Length * sizeof(long));
-        var expected = table.index_select(0, tensor(flat)).view(3, 9, -1);
-        Assert.That(rows.dtype, Is.EqualTo(dtype));
-        Assert.That(rows.Equals(expected), Is.True);
-        Assert.That(checkpoint.Describe("model.embed_tokens.weight").File, Does.EndWith(".safetensors"));
-    }
-}

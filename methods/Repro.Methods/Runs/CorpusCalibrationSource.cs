@@ -32,7 +32,7 @@ public sealed class CorpusCalibrationSource(Action<string>? note = null) : ICali
     {
         var corpora = CorpusDirectory.Open(request.DataDir);
         var spec = new CalibrationSpec(request.Languages, request.NSamples, request.Seqlen, request.Seed);
-        var set = CalibrationSampler.Sample(spec, language => corpora.Load(language, request.Split), request.Tokenizer, request.AllowRepeatedText);
+        var set = CalibrationSampler.Sample(spec, language => corpora.Stream(language, request.Split), request.Tokenizer, request.AllowRepeatedText);
         foreach (var language in set.Languages.Where(l => l.RepeatsText))
             note?.Invoke($"note: calibration language '{language.Language}' has {language.TextTokens} tokens of text for {language.Count} × {set.Seqlen} = " +
                          $"{(long)language.Count * set.Seqlen}; its windows repeat text (--allow-repeated-text)");

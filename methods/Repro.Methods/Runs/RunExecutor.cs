@@ -122,7 +122,7 @@ public static class RunExecutor
         foreach (var (language, i) in e.Languages.Select((l, i) => (l, i)))
         {
             progress?.Report(new RunProgress($"perplexity {language}", i, e.Languages.Count));
-            var text = LanguageCorpusText.Leading(corpora.Load(language, e.Split), loaded.Tokenizer, options, e.Windows ?? int.MaxValue);
+            var text = LanguageCorpusText.Leading(corpora.Stream(language, e.Split), loaded.Tokenizer, options, e.Windows ?? int.MaxValue);
             var r = evaluator.Evaluate(text);
             var fingerprint = new EvaluationFingerprint(EvaluationSpec.Perplexity, e.Split, e.Seqlen, r.Windows, e.Bos, r.TextSha256, DType: request.DType);
             measurements.Add(new Measurement("ppl", language, r.Perplexity, false, null, fingerprint));
@@ -139,13 +139,18 @@ public static class RunExecutor
         using (var checkpoint = HfCheckpoint.Open(request.ModelDir)) config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
         var excluded = HiddenStateMetricsEvaluator.SpecialTokenIds(tokenizer, config);
         var options = new PerplexityOptions(e.Seqlen, e.Windows);
-        var measurements = new List<Measurement>();
-        foreach (var (language, i) in e.Languages.Select((l, i) => (l, i)))
+        var texts = e.Languages.Select(language => LanguageCorpusText.Leading(corpora.Stream(language, e.Split), tokenizer, options, e.Windows ?? int.MaxValue)).ToList();
+        var sets = texts.Select(text => HiddenStateMetricsEvaluator.Windows(text, tokenizer, e.Seqlen, e.Windows, null)).ToList();
+        // All languages through each layer at once: each layer of both models is read once, not once per language.
+        var layerProgress = progress is null ? null : new Forward<HiddenStateProgress>(p =>
         {
-            progress?.Report(new RunProgress($"hidden states {language}", i, e.Languages.Count));
-            var text = LanguageCorpusText.Leading(corpora.Load(language, e.Split), tokenizer, options, e.Windows ?? int.MaxValue);
-            var ids = HiddenStateMetricsEvaluator.Windows(text, tokenizer, e.Seqlen, e.Windows, null);
-            var r = HiddenStateMetricsEvaluator.Compare(request.ModelDir, prunedDir, ids, excluded, device, dtype);
+            if (p.Set == 0 && p.SamplesDone == 1) progress.Report(new RunProgress($"hidden states layer {p.Layer + 1}/{p.Layers}", p.Layer, p.Layers));
+        });
+        var results = HiddenStateMetricsEvaluator.Compare(request.ModelDir, prunedDir, sets, excluded, device, dtype, layerProgress);
+        var measurements = new List<Measurement>();
+        for (var i = 0; i < e.Languages.Count; i++)
+        {
+            var (language, text, ids, r) = (e.Languages[i], texts[i], sets[i], results[i]);
             var fingerprint = new EvaluationFingerprint(EvaluationSpec.Hidden, e.Split, e.Seqlen, ids.GetLength(0), "stream", text.TextSha256,
                                                         Reference: request.Spec.Model.ConfigSha256, DType: request.DType);
             measurements.Add(new Measurement("snr", language, r.MeanSnrDb, true, null, fingerprint));

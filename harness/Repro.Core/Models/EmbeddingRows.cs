@@ -3,7 +3,7 @@ using Repro.Core.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Repro.Methods.Pipeline;
+namespace Repro.Core.Models;
 
 /// <summary>
 /// The hidden states entering decoder layer 0: rows of the embedding table for a batch of token ids. Only the

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Repro.Methods;
+namespace Repro.Core.Torch;
 
 /// <summary>
 /// Counts over whole weight matrices, written the cheap way: <c>count_nonzero</c> reads the tensor once, where
