@@ -100,6 +100,7 @@ public sealed class WholeModelGoldenTests
             .Select(s => PipelineOrder(s).Item1).DefaultIfEmpty(int.MaxValue).Min();
         var referenceZeroed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var report = new List<string>();
+        var (equalPatterns, lastLayerSketch) = (0, 0.0);
         foreach (var sublayer in sublayers)
         {
             var chaotic = PipelineOrder(sublayer).Item1 >= onset;
@@ -131,6 +132,8 @@ public sealed class WholeModelGoldenTests
                 if (p.GetProperty("n").GetInt32() != 0)
                     Assert.That(zeros.sum().item<long>(), Is.EqualTo(referenceZeros.sum().item<long>()), $"{sublayer}: N:M zero count");
             }
+            if (differing == 0) equalPatterns++;
+            if (PipelineOrder(sublayer).Item1 == PipelineOrder(sublayers[^1]).Item1) lastLayerSketch = Math.Max(lastLayerSketch, sketchRel);
             report.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{sublayer}: zeros differing {differing}, sketch rel {sketchRel:E2} (floor {floorSketch:E2}{(chaotic ? ", chaotic" : "")})"));
             if (loop == "magnitude") continue;   // its zero patterns differ by design, so its sketches do too
@@ -147,7 +150,8 @@ public sealed class WholeModelGoldenTests
         var floorPpl = floor.MaxPpl(name);
         TestContext.Out.WriteLine(string.Join("\n", report));
         TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: ppl {ppl:F6}, reference {referencePpl:F6}, rel {pplRel:E2} (floor {floorPpl:E2})"));
+            $"{name}: ppl {ppl:F6}, reference {referencePpl:F6}, rel {pplRel:E2} (floor {floorPpl:E2}); " +
+            $"{(loop == "gptq" ? "" : $"zero patterns equal {equalPatterns}/{sublayers.Count}, ")}last layer's largest sketch rel {lastLayerSketch:E2}"));
         Assert.That(pplRel, Is.LessThanOrEqualTo(rules.Perplexity(floorPpl)),
                     $"perplexity {ppl} vs the reference's {referencePpl}: {pplRel:E2} relative, noise floor {floorPpl:E2}");
     }
