@@ -32,8 +32,8 @@ public sealed class FamilyLogitsGoldenTests
     [Test]
     public void Every_family_the_runtime_runs_has_a_golden_and_a_noise_floor()
     {
-        var runtime = Enum.GetValues<ModelFamily>().Select(f => f.ToString().ToLowerInvariant()).Order(StringComparer.Ordinal);
-        Assert.That(FamilyFolders(), Is.EqualTo(runtime), "tools/reference/family_logits.py writes one folder per ModelFamily");
+        var runtime = Enum.GetValues<ModelFamily>().Select(f => f.ToString().ToLowerInvariant()).Order(StringComparer.Ordinal).ToList();
+        Assert.That(FamilyFolders().ToList(), Is.EqualTo(runtime), "tools/reference/family_logits.py writes one folder per ModelFamily");
         var runs = NoiseFloorRuns();
         Assert.That(runs, Is.Not.Empty, "Golden/families/noise-floor.json has no runs");
         foreach (var family in FamilyFolders())
