@@ -69,6 +69,11 @@ public static class CliRunner
         return null;
     }
 
-    static bool IsBadInput(Exception e) => e is InputException or ArgumentException
+    /// <summary>
+    /// Input errors: Repro's own <see cref="InputException"/>s, and the few .NET exceptions that here only come from what
+    /// the user gave (a missing file or folder, an unparsable or corrupt file). An <see cref="ArgumentException"/> is a
+    /// broken contract between Repro's own parts, a bug: it keeps its stack trace and exits 1.
+    /// </summary>
+    static bool IsBadInput(Exception e) => e is InputException
         or FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException;
 }

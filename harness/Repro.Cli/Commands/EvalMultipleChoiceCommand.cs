@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Repro.Core;
 using Repro.Core.Evaluation;
 using Repro.Methods.Runs;
 using Repro.Core.Fixtures;
@@ -73,7 +74,7 @@ public static class EvalMultipleChoiceCommand
             {
                 questions = BelebeleMultipleChoice.Build(items, format, shots);
             }
-            catch (ArgumentException e)
+            catch (InputException e)
             {
                 throw new BadInputException($"{path}: {e.Message}");
             }

@@ -31,8 +31,8 @@ public sealed class LearningRateScheduleTests
     [Test]
     public void Bad_schedules_are_refused()
     {
-        Assert.That(() => new LearningRateSchedule(0, 0, 0, 10).Validated(), Throws.ArgumentException.With.Message.Contains("peak"));
-        Assert.That(() => new LearningRateSchedule(1e-3, 2e-3, 0, 10).Validated(), Throws.ArgumentException.With.Message.Contains("floor"));
-        Assert.That(() => new LearningRateSchedule(1e-3, 0, 20, 10).Validated(), Throws.ArgumentException.With.Message.Contains("warm-up"));
+        Assert.That(() => new LearningRateSchedule(0, 0, 0, 10).Validated(), Throws.InstanceOf<InputException>().With.Message.Contains("peak"));
+        Assert.That(() => new LearningRateSchedule(1e-3, 2e-3, 0, 10).Validated(), Throws.InstanceOf<InputException>().With.Message.Contains("floor"));
+        Assert.That(() => new LearningRateSchedule(1e-3, 0, 20, 10).Validated(), Throws.InstanceOf<InputException>().With.Message.Contains("warm-up"));
     }
 }

@@ -111,6 +111,6 @@ public sealed class TrainingBatchSamplerTests
     {
         var shortStream = Stream("zz", 1, 5, 'z');
         Assert.That(() => new TrainingBatchSampler([Streams[0], shortStream], seqlen: 16, Bos, 0.1, 0.3, seed: 1),
-                    Throws.ArgumentException.With.Message.Contains("/synthetic/zz.jsonl").And.Message.Contains("'zz'"));
+                    Throws.InstanceOf<InputException>().With.Message.Contains("/synthetic/zz.jsonl").And.Message.Contains("'zz'"));
     }
 }

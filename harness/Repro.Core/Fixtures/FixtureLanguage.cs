@@ -71,5 +71,5 @@ public sealed record FixtureLanguage(
 
     public static FixtureLanguage Get(string code) =>
         All.FirstOrDefault(l => l.Code == code)
-        ?? throw new ArgumentException($"unknown corpus language '{code}'; known: {string.Join(", ", All.Select(l => l.Code))}");
+        ?? throw new InputException($"unknown corpus language '{code}'; known: {string.Join(", ", All.Select(l => l.Code))}");
 }

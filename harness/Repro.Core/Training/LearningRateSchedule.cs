@@ -9,11 +9,11 @@ public sealed record LearningRateSchedule(double Peak, double Floor, int WarmupS
 {
     public LearningRateSchedule Validated()
     {
-        if (!(Peak > 0) || !double.IsFinite(Peak)) throw new ArgumentException($"peak learning rate must be positive and finite, got {Peak}");
-        if (!(Floor >= 0) || Floor > Peak) throw new ArgumentException($"learning-rate floor must be in [0, peak {Peak}], got {Floor}");
-        if (WarmupSteps < 0) throw new ArgumentException($"warm-up steps must not be negative, got {WarmupSteps}");
+        if (!(Peak > 0) || !double.IsFinite(Peak)) throw new InputException($"peak learning rate must be positive and finite, got {Peak}");
+        if (!(Floor >= 0) || Floor > Peak) throw new InputException($"learning-rate floor must be in [0, peak {Peak}], got {Floor}");
+        if (WarmupSteps < 0) throw new InputException($"warm-up steps must not be negative, got {WarmupSteps}");
         if (TotalSteps < 1 || WarmupSteps > TotalSteps)
-            throw new ArgumentException($"total steps must be at least 1 and at least the warm-up steps ({WarmupSteps}), got {TotalSteps}");
+            throw new InputException($"total steps must be at least 1 and at least the warm-up steps ({WarmupSteps}), got {TotalSteps}");
         return this;
     }
 

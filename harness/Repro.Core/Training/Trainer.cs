@@ -56,7 +56,7 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"BOS id {bosId} is outside the model's vocabulary of {Config.VocabSize}");
         foreach (var s in streams)
             if (s.Tokens.Any(t => t < 0 || t >= Config.VocabSize))
-                throw new ArgumentException($"{s.SourcePath}: language '{s.Language}' has a token id outside the model's vocabulary of {Config.VocabSize}; the tokenizer does not fit the model");
+                throw new InputException($"{s.SourcePath}: language '{s.Language}' has a token id outside the model's vocabulary of {Config.VocabSize}; the tokenizer does not fit the model");
         sampler = new TrainingBatchSampler(streams, options.Seqlen, bosId, options.DocumentStartShare, options.LanguageExponent, unchecked((ulong)options.Seed));
         schedule = options.Schedule;
 

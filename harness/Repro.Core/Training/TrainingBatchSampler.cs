@@ -46,7 +46,7 @@ public sealed class TrainingBatchSampler
         if (duplicate is not null) throw new ArgumentException($"language '{duplicate.Key}' has two training streams");
         foreach (var s in streams)
             if (s.Count < seqlen + 1)
-                throw new ArgumentException(
+                throw new InputException(
                     $"{s.SourcePath}: language '{s.Language}' has {s.Count} training tokens, fewer than one window of {seqlen + 1}; " +
                     "give it more text, exclude it, or train with a shorter seqlen");
         this.streams = streams;

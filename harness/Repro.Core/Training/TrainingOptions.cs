@@ -52,7 +52,7 @@ public sealed record TrainingOptions
     {
         void Require(bool ok, string problem)
         {
-            if (!ok) throw new ArgumentException($"training options: {problem}");
+            if (!ok) throw new InputException($"training options: {problem}");
         }
         Require(Steps >= 1, $"steps must be at least 1, got {Steps}");
         Require(BatchSize >= 1, $"batch size must be at least 1, got {BatchSize}");

@@ -72,5 +72,5 @@ public static class TrainingPresets
 
     public static TrainingPreset Get(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown training preset '{name}'; known presets: {string.Join(", ", All.Select(p => p.Name))}");
+        ?? throw new InputException($"unknown training preset '{name}'; known presets: {string.Join(", ", All.Select(p => p.Name))}");
 }
