@@ -3,7 +3,7 @@ using System.Globalization;
 using Repro.Core;
 using Repro.Core.Evaluation;
 using Repro.Methods.Runs;
-using Repro.Core.Fixtures;
+using Repro.Fixtures;
 using Repro.Core.Models;
 using Repro.Core.Runs;
 using Repro.Core.Tasks;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Repro.Core.Corpora;
 using Repro.Core.Models;
 using Repro.Core.Torch;
-using Repro.Core.Training;
+using Repro.Fixtures.Training;
 using Spectre.Console;
 using TorchSharp;
 

@@ -1,7 +1,7 @@
 using Repro.Core;
 using Repro.Core.Corpora;
-using Repro.Core.Fixtures;
 using Repro.Core.Runs;
+using Repro.Core.Tasks;
 
 namespace Repro.Methods.Runs;
 
@@ -104,9 +104,9 @@ public static class TaskFiles
     /// <summary>A language code's Belebele dialect (ar → arb_Arab), or the argument itself when it already is one.</summary>
     public static string Dialect(string language) =>
         language.Contains('_', StringComparison.Ordinal) ? language
-        : FixtureLanguage.All.FirstOrDefault(l => l.Code == language)?.Dialect
+        : BelebeleDialects.Of(language)
           ?? throw new InputException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab) or one of " +
-                                         string.Join(", ", FixtureLanguage.All.Select(l => l.Code)));
+                                         string.Join(", ", BelebeleDialects.All.Select(d => d.Language)));
 
     /// <summary>DIR/{dialect}.jsonl or .jsonl.gz for a language code or dialect; a missing one lists what the folder holds.</summary>
     public static string Find(string folder, string language)
