@@ -79,6 +79,9 @@ public sealed class ErrorContractTests
         new object[] { new[] { "fixtures", "train", "--preset", "tiny", "--lr", "-1", "--data", "{CORPORA}", "--out", "{TMP}/train" },
                        "peak learning rate must be positive" },
         new object[] { new[] { "claims", "verdict", "--profile", "huge" }, "unknown profile 'huge'" },
+        new object[] { new[] { "fixtures", "generate", "--out", "" }, "--out is given an empty value" },
+        new object[] { new[] { "eval", "ppl", "--model", "{MODEL}", "--data", "{SAMPLES}", "--langs", "de", "--out", " " }, "--out is given an empty value" },
+        new object[] { new[] { "prune", "--method", "wanda", "--calib-split", "" }, "--calib-split is given an empty value" },
     ];
 
     [TestCaseSource(nameof(BadInputs))]
