@@ -80,6 +80,8 @@ public sealed class ErrorContractTests
                        "peak learning rate must be positive" },
         new object[] { new[] { "claims", "verdict", "--profile", "huge" }, "unknown profile 'huge'" },
         new object[] { new[] { "fixtures", "generate", "--out", "" }, "--out is given an empty value" },
+        new object[] { new[] { "fixtures", "generate", "--max-shard-mb", "-1", "--out", "{TMP}/gen" }, "--max-shard-mb must be 0 (one file) or positive, got -1" },
+        new object[] { new[] { "bench", "forward", "--params", "100K", "--seqlen", "0" }, "--seqlen must be at least 1, got 0" },
         new object[] { new[] { "eval", "ppl", "--model", "{MODEL}", "--data", "{SAMPLES}", "--langs", "de", "--out", " " }, "--out is given an empty value" },
         new object[] { new[] { "prune", "--method", "wanda", "--calib-split", "" }, "--calib-split is given an empty value" },
     ];
