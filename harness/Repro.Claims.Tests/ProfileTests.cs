@@ -50,7 +50,7 @@ public sealed class GridSpecTests
         var method = gptq.Request.Method! with { Options = gptq.Request.Method!.Options with { GroupSize = 64 } };
         var bad = gptq with { Request = gptq.Request with { Method = method } };
         Assert.That(bad.Request.Spec.Hash, Is.Not.EqualTo(gptq.Request.Spec.Hash), "a changed copy of a request has its own spec");
-        Assert.That(() => ClaimRunner.CheckGroupSizes([bad]), Throws.ArgumentException
+        Assert.That(() => ClaimRunner.CheckGroupSizes([bad]), Throws.InstanceOf<InputException>()
             .With.Message.Contains("group size 64").And.Message.Contains("intermediate_size 352")
             .And.Message.Contains(Path.Combine("tiny", "config.json")).And.Message.Not.Contains("hidden_size"));
     }

@@ -122,4 +122,18 @@ public sealed class CodeVersionTests
         Assert.That(record.Version, Does.StartWith("sources-"), "git could not list the computing sources, so the version fell back to the assembly's");
         Assert.That(record.Version, Does.Not.Contain(CodeVersion.Commit[..7]));
     }
+
+    [Test]
+    public void The_engine_and_the_methods_use_no_Repro_assembly_outside_the_computing_sources()
+    {
+        // The fixture tooling (fixtures/Repro.Fixtures), the CLI and the reports are not hashed into the code version, which
+        // is right only while no run can call them. The compiler keeps a reference only to an assembly the code uses.
+        var computing = new[] { typeof(CodeVersion).Assembly, typeof(Repro.Methods.Runs.RunExecutor).Assembly };
+        Assert.That(CodeVersion.ComputingSources, Is.SupersetOf(new[] { "harness/Repro.Core", "methods/Repro.Methods" }));
+        var names = computing.Select(a => a.GetName().Name).ToList();
+        Assert.That(names, Is.EqualTo(new[] { "Repro.Core", "Repro.Methods" }));
+        foreach (var assembly in computing)
+            Assert.That(assembly.GetReferencedAssemblies().Select(r => r.Name!).Where(n => n.StartsWith("Repro", StringComparison.OrdinalIgnoreCase)),
+                        Is.SubsetOf(names), $"{assembly.GetName().Name} uses an assembly whose sources the code version does not hash");
+    }
 }

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Repro.Core;
-using Repro.Core.Training;
+using Repro.Fixtures.Training;
 
 namespace Repro.Cli.Tests;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Repro.Core;
 using Repro.Core.Torch;
 using Spectre.Console;
@@ -27,6 +28,12 @@ public static class CliRunner
         {
             foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
             Console.Error.WriteLine("Run with --help for usage.");
+            return ExitCodes.BadInput;
+        }
+        if (EmptyValue(parsed) is { } empty)
+        {
+            // .NET's file APIs throw ArgumentException on "", which is a bug's exception here; an empty value is the user's.
+            Console.Error.WriteLine($"error: {empty} is given an empty value; give a non-empty one or leave the option out");
             return ExitCodes.BadInput;
         }
         try
@@ -59,6 +66,18 @@ public static class CliRunner
         }
     }
 
+    /// <summary>The first option (or argument) of the parsed command line given an empty or blank value, or null.</summary>
+    static string? EmptyValue(ParseResult parsed)
+    {
+        for (var command = parsed.CommandResult; command is not null; command = command.Parent as CommandResult)
+            foreach (var child in command.Children)
+                if (child is OptionResult { Implicit: false } option && option.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value)))
+                    return option.Option.Name;
+                else if (child is ArgumentResult argument && argument.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value)))
+                    return argument.Argument.Name;
+        return null;
+    }
+
     /// <summary>The IOException of a full disk (ENOSPC, or ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL), among inner exceptions too.</summary>
     static IOException? DiskFull(Exception e)
     {
@@ -69,6 +88,11 @@ public static class CliRunner
         return null;
     }
 
-    static bool IsBadInput(Exception e) => e is InputException or ArgumentException
+    /// <summary>
+    /// Input errors: Repro's own <see cref="InputException"/>s, and the few .NET exceptions that here only come from what
+    /// the user gave (a missing file or folder, an unparsable or corrupt file). An <see cref="ArgumentException"/> is a
+    /// broken contract between Repro's own parts, a bug: it keeps its stack trace and exits 1.
+    /// </summary>
+    static bool IsBadInput(Exception e) => e is InputException
         or FileNotFoundException or DirectoryNotFoundException or FormatException or InvalidDataException;
 }

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using Repro.Core;
 using TorchSharp;
 using static Repro.Methods.Tests.SmallLayers;
 using static TorchSharp.torch;
@@ -71,7 +72,7 @@ public sealed class MagnitudeTests
     public void Ragged_n_m_is_refused()
     {
         using var scope = NewDisposeScope();
-        Assert.That(() => Magnitude.Mask(ones(3, 10), new NmPattern(2, 4)), Throws.ArgumentException.With.Message.Contains("multiple of 4"));
+        Assert.That(() => Magnitude.Mask(ones(3, 10), new NmPattern(2, 4)), Throws.InstanceOf<InputException>().With.Message.Contains("multiple of 4"));
     }
 
     [Test]

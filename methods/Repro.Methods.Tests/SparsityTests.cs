@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Methods;
 
 namespace Repro.Methods.Tests;
@@ -15,7 +16,7 @@ public sealed class SparsityTests
     [TestCase(1.0)]
     [TestCase(1.5)]
     public void Sparsity_outside_zero_to_one_is_refused(decimal fraction) =>
-        Assert.That(() => new Sparsity(fraction), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("[0, 1)"));
+        Assert.That(() => new Sparsity(fraction), Throws.InstanceOf<InputException>().With.Message.Contains("[0, 1)"));
 
     [TestCase("2:4", 2, 4)]
     [TestCase("4:8", 4, 8)]
@@ -27,5 +28,5 @@ public sealed class SparsityTests
     [TestCase("2-4")]
     [TestCase("a:b")]
     public void Bad_nm_pattern_is_refused(string text) =>
-        Assert.That(() => NmPattern.Parse(text), Throws.InstanceOf<ArgumentException>().Or.InstanceOf<FormatException>());
+        Assert.That(() => NmPattern.Parse(text), Throws.InstanceOf<InputException>());
 }

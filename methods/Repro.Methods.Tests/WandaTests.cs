@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Text.Json.Nodes;
 using FsCheck;
 using FsCheck.Fluent;
@@ -62,7 +63,7 @@ public sealed class WandaTests
     {
         using var scope = NewDisposeScope();
         Assert.That(() => Wanda.Mask(ones(2, 6), ones(6), new NmPattern(2, 4)),
-            Throws.ArgumentException.With.Message.Contains("multiple of 4").And.Message.Contains("6 columns"));
+            Throws.InstanceOf<InputException>().With.Message.Contains("multiple of 4").And.Message.Contains("6 columns"));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -39,9 +40,9 @@ public sealed class Gptq : ICompressionMethod
     {
         Quantizer = new Quantizer(bits, symmetric);
         if (groupSize is 0 or < -1)
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group size must be -1 (one grid per row) or positive (128 in the papers)");
+            throw new InputException($"group size must be -1 (one grid per row) or positive (128 in the papers), got {groupSize}");
         if (staticGroups && groupSize == -1)
-            throw new ArgumentException("static groups need a group size; with -1 there is one grid per row anyway", nameof(staticGroups));
+            throw new InputException("static groups need a group size; with -1 there is one grid per row anyway");
         if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "blocksize must be positive (the reference uses 128)");
         if (!(percDamp > 0) || double.IsInfinity(percDamp))
             throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number (the reference uses 0.01)");

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Globalization;
 using Repro.Methods.Pipeline;
 using Repro.Methods.Structured;
@@ -57,9 +58,9 @@ public static class MethodRegistry
         new("gptq", MethodKinds.Quantization, "OBS-based quantization (METHODS §6)",
             o => new Gptq(o.Bits, o.GroupSize, o.Symmetric, o.ActOrder)),
         new(StructuredPruner.LlmPrunerName, MethodKinds.Pruning, "structured: removes attention heads and MLP channels by Taylor importance (METHODS §8)",
-            o => o.Nm is null ? StructuredPruner.LlmPruner(o.Sparsity, o.Structured) : throw new ArgumentException("llm-pruner removes whole heads and channels; --nm does not apply")),
+            o => o.Nm is null ? StructuredPruner.LlmPruner(o.Sparsity, o.Structured) : throw new InputException("llm-pruner removes whole heads and channels; --nm does not apply")),
         new(StructuredPruner.LangPruneName, MethodKinds.Pruning, "structured: per-language Taylor importance, min-max normalised and merged (METHODS §9)",
-            o => o.Nm is null ? StructuredPruner.LangPrune(o.Sparsity, o.Structured) : throw new ArgumentException("lang-prune removes whole heads and channels; --nm does not apply")),
+            o => o.Nm is null ? StructuredPruner.LangPrune(o.Sparsity, o.Structured) : throw new InputException("lang-prune removes whole heads and channels; --nm does not apply")),
         new("identity", MethodKinds.Both, "changes no weight: the pipeline's own cost, and a check of the output folder", _ => new IdentityMethod()),
     ];
 
@@ -69,6 +70,6 @@ public static class MethodRegistry
         var candidates = registry.Where(r => (r.Kinds & kind) != 0).ToList();
         var what = kind == MethodKinds.Quantization ? "quantization" : kind == MethodKinds.Pruning ? "pruning" : "";
         return candidates.FirstOrDefault(r => string.Equals(r.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-               ?? throw new ArgumentException($"unknown {what} method '{name}'; known: {string.Join(", ", candidates.Select(r => r.Name))}".Replace("unknown  ", "unknown "));
+               ?? throw new InputException($"unknown {what} method '{name}'; known: {string.Join(", ", candidates.Select(r => r.Name))}".Replace("unknown  ", "unknown "));
     }
 }

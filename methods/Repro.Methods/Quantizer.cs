@@ -1,3 +1,4 @@
+using Repro.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,8 +30,8 @@ public sealed class Quantizer
     public Quantizer(int bits, bool symmetric)
     {
         if (bits is < MinBits or > MaxBits)
-            throw new ArgumentOutOfRangeException(nameof(bits), bits,
-                $"Repro quantizes to {MinBits}..{MaxBits} bits (4 and 8 in the papers); 16 bits means no quantization, so skip the method instead");
+            throw new InputException(
+                $"{bits} bits: Repro quantizes to {MinBits}..{MaxBits} bits (4 and 8 in the papers); 16 bits means no quantization, so skip the method instead");
         Bits = bits;
         Symmetric = symmetric;
         MaxQ = (1 << bits) - 1;
@@ -84,7 +85,7 @@ public sealed class Quantizer
         var columns = weight.shape[1];
         if (groupSize == -1) groupSize = (int)columns;
         if (groupSize < 1 || columns % groupSize != 0)
-            throw new ArgumentException($"group size {groupSize} must be -1 or divide the {columns} columns", nameof(groupSize));
+            throw new InputException($"group size {groupSize} must be -1 or divide the {columns} columns");
         using var scope = NewDisposeScope();
         var result = empty_like(weight);
         for (long c = 0; c < columns; c += groupSize)

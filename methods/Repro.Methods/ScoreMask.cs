@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Core.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -66,10 +67,9 @@ public static class ScoreMask
     {
         var (rows, columns) = RequireMatrix(scores);
         if (columns % pattern.M != 0)
-            throw new ArgumentException(
+            throw new InputException(
                 $"N:M sparsity {pattern} needs in_features to be a multiple of {pattern.M}, but the weight has {columns} columns " +
-                $"({columns % pattern.M} left over); use unstructured sparsity for this sublayer or a pattern whose M divides {columns}",
-                nameof(scores));
+                $"({columns % pattern.M} left over); use unstructured sparsity for this sublayer or a pattern whose M divides {columns}");
         RequireFinite(scores, "scores");
         using var scope = NewDisposeScope();
         var groups = scores.reshape(rows, columns / pattern.M, pattern.M);
@@ -119,7 +119,7 @@ public static class ScoreMask
     {
         var bad = NonFinite(t);
         if (bad is { } b)
-            throw new ArgumentException($"{what} hold {b.Count} NaN or infinite value(s), the first at {b.First}; a mask cannot be ranked from them");
+            throw new InputException($"{what} hold {b.Count} NaN or infinite value(s), the first at {b.First}; a mask cannot be ranked from them");
     }
 
     /// <summary>Count and first index (as "[i, j]") of non-finite entries, or null when all are finite.</summary>

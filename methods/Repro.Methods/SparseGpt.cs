@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Repro.Core.Torch;
@@ -45,11 +46,10 @@ public sealed class SparseGpt : ICompressionMethod
         if (!(percDamp > 0) || double.IsInfinity(percDamp))
             throw new ArgumentOutOfRangeException(nameof(percDamp), percDamp, "percdamp must be a positive number (the reference uses 0.01)");
         if (nm is not null && sparsity.Fraction != (decimal)nm.N / nm.M)
-            throw new ArgumentException(
-                $"N:M {nm} prunes {(decimal)nm.N / nm.M} of the weights but sparsity {sparsity} was asked for; pass sparsity N/M with an N:M pattern",
-                nameof(sparsity));
+            throw new InputException(
+                $"N:M {nm} prunes {(decimal)nm.N / nm.M} of the weights but sparsity {sparsity} was asked for; pass sparsity N/M with an N:M pattern");
         if (nm is not null && blockSize % nm.M != 0)
-            throw new ArgumentException($"blocksize {blockSize} is not a multiple of M = {nm.M}; N:M groups must not straddle blocks", nameof(blockSize));
+            throw new InputException($"blocksize {blockSize} is not a multiple of M = {nm.M}; N:M groups must not straddle blocks");
         (Sparsity, Nm, BlockSize, PercDamp) = (sparsity, nm, blockSize, percDamp);
     }
 

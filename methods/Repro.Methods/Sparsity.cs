@@ -1,3 +1,5 @@
+using Repro.Core;
+
 namespace Repro.Methods;
 
 /// <summary>
@@ -9,7 +11,7 @@ public readonly record struct Sparsity
     public Sparsity(decimal fraction)
     {
         if (fraction < 0m || fraction >= 1m)
-            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "sparsity must be in [0, 1), e.g. 0.5 for half of the weights");
+            throw new InputException($"sparsity must be in [0, 1), e.g. 0.5 for half of the weights, got {fraction}");
         Fraction = fraction;
     }
 
@@ -27,7 +29,7 @@ public sealed record NmPattern
     public NmPattern(int n, int m)
     {
         if (m < 1 || n < 1 || n > m)
-            throw new ArgumentOutOfRangeException(nameof(n), $"{n}:{m}", "an N:M pattern needs 1 ≤ N ≤ M, e.g. 2:4");
+            throw new InputException($"N:M pattern {n}:{m}: needs 1 ≤ N ≤ M, e.g. 2:4");
         (N, M) = (n, m);
     }
 
@@ -39,7 +41,7 @@ public sealed record NmPattern
     {
         var parts = text.Split(':');
         if (parts.Length != 2 || !int.TryParse(parts[0], out var n) || !int.TryParse(parts[1], out var m))
-            throw new FormatException($"'{text}' is not an N:M pattern such as 2:4");
+            throw new InputException($"'{text}' is not an N:M pattern such as 2:4");
         return new NmPattern(n, m);
     }
 

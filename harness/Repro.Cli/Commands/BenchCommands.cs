@@ -36,6 +36,7 @@ public static class BenchCommands
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(seqlen) < 1) throw new BadInputException($"--seqlen must be at least 1, got {parse.GetValue(seqlen)}");
             TorchRuntime.EnsureLoaded();
             var dev = TorchRuntime.ParseDevice(parse.GetValue(device)!);
             var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);

@@ -1,8 +1,9 @@
+using Repro.Fixtures.Tasks;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using Repro.Core.Corpora;
-using Repro.Core.Fixtures;
+using Repro.Fixtures;
 using Repro.Core.Tasks;
 using Spectre.Console;
 

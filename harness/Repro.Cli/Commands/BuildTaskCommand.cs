@@ -1,3 +1,4 @@
+using Repro.Fixtures.Tasks;
 using System.CommandLine;
 using Repro.Core.Tasks;
 using Spectre.Console;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using Repro.Core;
 using Repro.Core.Evaluation;
 using Repro.Methods.Runs;
-using Repro.Core.Fixtures;
+using Repro.Fixtures;
 using Repro.Core.Models;
 using Repro.Core.Runs;
 using Repro.Core.Tasks;
@@ -73,7 +74,7 @@ public static class EvalMultipleChoiceCommand
             {
                 questions = BelebeleMultipleChoice.Build(items, format, shots);
             }
-            catch (ArgumentException e)
+            catch (InputException e)
             {
                 throw new BadInputException($"{path}: {e.Message}");
             }

@@ -35,6 +35,7 @@ public static class FixturesCommands
         {
             TorchRuntime.EnsureLoaded();
             var shape = GeneratedModelShapes.Get(parse.GetValue(size)!);
+            if (parse.GetValue(shardMb) < 0) throw new BadInputException($"--max-shard-mb must be 0 (one file) or positive, got {parse.GetValue(shardMb)}");
             var dir = parse.GetValue(output)!;
             CheckGenerateTarget(dir, parse.GetValue(overwrite));
             var configJson = GeneratedModelShapes.LlamaConfig(shape);

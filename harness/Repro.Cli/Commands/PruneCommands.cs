@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Repro.Core;
 using Repro.Core.Calibration;
 using Repro.Core.Checkpoints;
 using Repro.Core.Models;
@@ -76,7 +77,7 @@ public static class PruneCommands
             {
                 pattern = NmPattern.Parse(nmText);
             }
-            catch (Exception e) when (e is FormatException or ArgumentException)
+            catch (InputException)
             {
                 throw new BadInputException($"--nm '{nmText}' is not an N:M pattern with 1 ≤ N ≤ M, such as 2:4");
             }
@@ -106,7 +107,7 @@ public static class PruneCommands
             foreach (var option in new Option[] { aggregate, taylor, reduction, layers, microBatch }) command.Options.Add(option);
         }
 
-        /// <summary>The structured options when any is given or the method is structured; every bad value is a <see cref="BadInputException"/>.</summary>
+        /// <summary>The structured options when any is given or the method is structured; every bad value is an <see cref="InputException"/>.</summary>
         public StructuredOptions? Parse(ParseResult parse)
         {
             var (a, t, r, l, m) = (parse.GetValue(aggregate), parse.GetValue(taylor), parse.GetValue(reduction), parse.GetValue(layers), parse.GetValue(microBatch));
@@ -122,19 +123,12 @@ public static class PruneCommands
             if (a is not null && method != StructuredPruner.LangPruneName)
                 throw new BadInputException("--aggregate merges per-language importances: it is an option of lang-prune, not llm-pruner");
             if (m is < 1) throw new BadInputException($"--micro-batch must be at least 1, got {m}");
-            try
-            {
-                return new StructuredOptions(
-                    t is null ? TaylorVariant.ParamFirst : StructuredOptions.ParseImportance(t),
-                    r is null ? GroupReduction.Sum : StructuredOptions.ParseReduction(r),
-                    l is null ? null : LayerRange.Parse(l),
-                    a is null ? LanguageMerge.Max : StructuredOptions.ParseMerge(a),
-                    m ?? 4);
-            }
-            catch (ArgumentException e)
-            {
-                throw new BadInputException(e.Message);
-            }
+            return new StructuredOptions(
+                t is null ? TaylorVariant.ParamFirst : StructuredOptions.ParseImportance(t),
+                r is null ? GroupReduction.Sum : StructuredOptions.ParseReduction(r),
+                l is null ? null : LayerRange.Parse(l),
+                a is null ? LanguageMerge.Max : StructuredOptions.ParseMerge(a),
+                m ?? 4);
         }
     }
 
@@ -183,7 +177,7 @@ public static class PruneCommands
         {
             method = registration.Create(options);
         }
-        catch (ArgumentException e)
+        catch (InputException e)
         {
             throw new BadInputException($"{registration.Name}: {e.Message}");
         }

@@ -1,4 +1,4 @@
-using Repro.Core.Training;
+using Repro.Fixtures.Training;
 using Spectre.Console;
 
 namespace Repro.Cli.Commands;

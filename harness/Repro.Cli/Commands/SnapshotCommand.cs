@@ -5,7 +5,7 @@ using Repro.Core.Corpora;
 using Repro.Core.Models;
 using Repro.Core.Runs;
 using Repro.Core.Torch;
-using Repro.Core.Training;
+using Repro.Fixtures.Training;
 using Spectre.Console;
 
 namespace Repro.Cli.Commands;

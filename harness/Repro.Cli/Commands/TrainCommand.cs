@@ -2,7 +2,7 @@ using System.CommandLine;
 using Repro.Core.Corpora;
 using Repro.Core.Models;
 using Repro.Core.Torch;
-using Repro.Core.Training;
+using Repro.Fixtures.Training;
 using Spectre.Console;
 using TorchSharp;
 
@@ -47,7 +47,7 @@ public static class TrainCommand
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            var chosen = Get(parse.GetValue(preset)!);
+            var chosen = TrainingPresets.Get(parse.GetValue(preset)!);
             var o = chosen.Options;
             o = o with
             {
@@ -73,7 +73,7 @@ public static class TrainCommand
             };
             if (s != chosen.Shape) s = s with { Name = $"{chosen.Name}-custom" };
             if (s.Hidden % s.Heads != 0) throw new BadInputException($"--hidden {s.Hidden} must be a multiple of --heads {s.Heads}");
-            var run = chosen with { Shape = s, Options = Checked(o) };
+            var run = chosen with { Shape = s, Options = o.Validated() };
 
             TorchRuntime.EnsureLoaded();
             if (parse.GetValue(threads) is { } t)
@@ -164,18 +164,6 @@ public static class TrainCommand
         else
             AnsiConsole.MarkupLine($"[red]quality bar missed[/] by {Terminal.Text(string.Join(", ", record.FailingLanguages))}: bits/byte above " +
                                    $"{record.MaxEntropyRatio} × unigram byte entropy; train longer or larger (the folder is saved all the same)");
-    }
-
-    static TrainingPreset Get(string name)
-    {
-        try { return TrainingPresets.Get(name); }
-        catch (ArgumentException e) { throw new BadInputException(e.Message); }
-    }
-
-    static TrainingOptions Checked(TrainingOptions options)
-    {
-        try { return options.Validated(); }
-        catch (ArgumentException e) { throw new BadInputException(e.Message); }
     }
 
     static IReadOnlyList<string> ParseExcluded(string text) =>

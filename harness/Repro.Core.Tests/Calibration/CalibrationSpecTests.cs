@@ -12,7 +12,7 @@ public sealed class CalibrationSpecTests
     [TestCase(new[] { "de", "" }, 128, 8, "empty code")]
     public void Unusable_specs_are_rejected_with_the_field_named(string[] languages, int nsamples, int seqlen, string problem)
     {
-        var e = Assert.Throws<ArgumentException>(() => new CalibrationSpec(languages, nsamples, seqlen, 0).Validate());
+        var e = Assert.Throws<InputException>(() => new CalibrationSpec(languages, nsamples, seqlen, 0).Validate());
         Assert.That(e!.Message, Does.Contain(problem));
     }
 

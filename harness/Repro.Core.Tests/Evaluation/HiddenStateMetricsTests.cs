@@ -368,6 +368,6 @@ public sealed class HiddenStateMetricsTests
         Assert.That(Enumerable.Range(0, 4).Select(t => all[0, t]), Is.EqualTo(new long[] { tokenizer.BosId!.Value, 'a', 'b', 'c' }));
         Assert.That(Enumerable.Range(0, 4).Select(t => all[1, t]), Is.EqualTo(new long[] { 'd', 'e', 'f', 'g' }));
         Assert.That(first.GetLength(0), Is.EqualTo(1));
-        Assert.Throws<ArgumentException>(() => HiddenStateMetricsEvaluator.Windows(text, tokenizer, 12, null, null));
+        Assert.Throws<InputException>(() => HiddenStateMetricsEvaluator.Windows(text, tokenizer, 12, null, null));
     }
 }

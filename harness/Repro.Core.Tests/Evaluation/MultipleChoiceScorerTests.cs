@@ -105,10 +105,10 @@ public sealed class MultipleChoiceScorerTests
     {
         var scorer = Scorer(new UniformModel(V));
         Assert.That(() => scorer.Score("t", [new MultipleChoiceItem("q7", "c", ["a", "b"], 2)]),
-                    Throws.ArgumentException.With.Message.Contains("item q7: gold index 2"));
+                    Throws.InstanceOf<InputException>().With.Message.Contains("item q7: gold index 2"));
         Assert.That(() => scorer.Score("t", [new MultipleChoiceItem("q8", "c", ["a"], 0)]),
-                    Throws.ArgumentException.With.Message.Contains("item q8: 1 choice"));
-        Assert.That(() => scorer.Score("t", []), Throws.ArgumentException);
+                    Throws.InstanceOf<InputException>().With.Message.Contains("item q8: 1 choice"));
+        Assert.That(() => scorer.Score("t", []), Throws.InstanceOf<InputException>());
         Assert.That(() => Scorer(new NaNModel(V, 'c')).Score("t", [new MultipleChoiceItem("q9", "c", ["a", "b"], 0)]),
                     Throws.TypeOf<InvalidDataException>().With.Message.Contains("item q9"));
     }

@@ -228,20 +228,20 @@ public sealed class WindowedPerplexityTests
     public void Text_shorter_than_a_window_fails_with_its_token_count()
     {
         Assert.That(() => Evaluate(new UniformModel(259), Bytes, "short", new PerplexityOptions(Seqlen: 64)),
-            Throws.ArgumentException.With.Message.Contain("6 tokens").And.Message.Contain("64"));
+            Throws.InstanceOf<InputException>().With.Message.Contain("6 tokens").And.Message.Contain("64"));
     }
 
     [Test]
     public void Per_window_bos_needs_a_tokenizer_with_bos()
     {
         Assert.That(() => new WindowedPerplexity(new UniformModel(259), BytesWithoutBos, new PerplexityOptions(8, BosPolicy: BosPolicy.PerWindow)),
-            Throws.ArgumentException.With.Message.Contain("StreamOnly"));
+            Throws.InstanceOf<InputException>().With.Message.Contain("StreamOnly"));
     }
 
     [Test]
     public void Ids_beyond_the_model_vocabulary_are_refused()
     {
         Assert.That(() => Evaluate(new UniformModel(200), Bytes, LongText, new PerplexityOptions(Seqlen: 8)),
-            Throws.ArgumentException.With.Message.Contain("does not belong"));
+            Throws.InstanceOf<InputException>().With.Message.Contain("does not belong"));
     }
 }

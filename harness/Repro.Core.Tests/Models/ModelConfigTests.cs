@@ -159,6 +159,6 @@ public sealed class ModelConfigTests
         var config = Config(ModelFamily.Llama) with { NumKeyValueHeads = 3 };
 
         Assert.That(config.Problems(), Has.Some.Contains("num_key_value_heads"));
-        Assert.Throws<ArgumentException>(() => CausalLM.RandomWeights(config, 1));
+        Assert.Throws<InputException>(() => CausalLM.RandomWeights(config, 1));
     }
 }

@@ -39,7 +39,7 @@ public sealed class BelebeleMultipleChoiceTests
     [Test]
     public void Few_shot_needs_the_letters_format_and_enough_other_items()
     {
-        Assert.That(() => BelebeleMultipleChoice.Build(Split, BelebeleFormat.Cloze, shots: 1), Throws.ArgumentException.With.Message.Contains("letters"));
-        Assert.That(() => BelebeleMultipleChoice.Build(Split, BelebeleFormat.Letters, shots: 4), Throws.ArgumentException.With.Message.Contains("at least 5 items"));
+        Assert.That(() => BelebeleMultipleChoice.Build(Split, BelebeleFormat.Cloze, shots: 1), Throws.InstanceOf<InputException>().With.Message.Contains("letters"));
+        Assert.That(() => BelebeleMultipleChoice.Build(Split, BelebeleFormat.Letters, shots: 4), Throws.InstanceOf<InputException>().With.Message.Contains("at least 5 items"));
     }
 }

@@ -85,7 +85,7 @@ public static class CalibrationSampler
                                                  bool allowRepeatedText = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
+        if (seqlen < 2) throw new InputException($"seqlen is {seqlen}; it must be at least 2 tokens");
         if (count == 0) return new LanguageSamples([], [], 0, 0, false);
         return SampleLanguage(TokenizedCorpus.Read(corpus, tokenizer, seqlen), count, seqlen, seed, allowRepeatedText);
     }
@@ -93,7 +93,7 @@ public static class CalibrationSampler
     static LanguageSamples SampleLanguage(TokenizedCorpus corpus, int count, int seqlen, ulong seed, bool allowRepeatedText)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (seqlen < 2) throw new ArgumentException($"seqlen is {seqlen}; it must be at least 2 tokens");
+        if (seqlen < 2) throw new InputException($"seqlen is {seqlen}; it must be at least 2 tokens");
         var samples = new List<CalibrationSample>(count);
         var windows = new List<long[]>(count);
         if (count == 0) return new LanguageSamples(samples, windows, 0, 0, false);

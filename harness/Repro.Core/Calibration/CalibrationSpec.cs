@@ -12,15 +12,15 @@ public sealed record CalibrationSpec(IReadOnlyList<string> Languages, int NSampl
     public void Validate()
     {
         if (Languages is null || Languages.Count == 0)
-            throw new ArgumentException("calibration needs at least one language");
+            throw new InputException("calibration needs at least one language");
         if (Languages.Any(string.IsNullOrWhiteSpace))
-            throw new ArgumentException($"calibration languages [{string.Join(", ", Languages)}] contain an empty code");
+            throw new InputException($"calibration languages [{string.Join(", ", Languages)}] contain an empty code");
         var duplicate = Languages.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new ArgumentException($"calibration language '{duplicate.Key}' is listed twice in [{string.Join(", ", Languages)}]; " +
+            throw new InputException($"calibration language '{duplicate.Key}' is listed twice in [{string.Join(", ", Languages)}]; " +
                                         "list each language once (shares are equal)");
-        if (NSamples < 1) throw new ArgumentException($"calibration nsamples is {NSamples}; it must be at least 1");
-        if (Seqlen < 2) throw new ArgumentException($"calibration seqlen is {Seqlen}; it must be at least 2 tokens");
+        if (NSamples < 1) throw new InputException($"calibration nsamples is {NSamples}; it must be at least 1");
+        if (Seqlen < 2) throw new InputException($"calibration seqlen is {Seqlen}; it must be at least 2 tokens");
     }
 
     /// <summary>

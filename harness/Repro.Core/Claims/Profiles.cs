@@ -86,5 +86,5 @@ public static class ProfileCatalog
 
     public static Profile Get(string expectations, string name) =>
         Load(expectations).TryGetValue(name, out var profile) ? profile
-        : throw new ArgumentException($"unknown profile '{name}'; known: {string.Join(", ", Names)}");
+        : throw new InputException($"unknown profile '{name}'; known: {string.Join(", ", Names)}");
 }

@@ -7,7 +7,7 @@ namespace Repro.Core.Corpora;
 /// line they are on (a StreamReader decodes whole buffers and would blame the line being read at the time).
 /// A leading byte-order mark is skipped; "\n" and "\r\n" end lines.
 /// </summary>
-static class Utf8Lines
+public static class Utf8Lines
 {
     static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

@@ -70,7 +70,7 @@ public static class HiddenStateMetrics
             prunedNorms += p.norm(1).sum().item<double>();
             tokens += h.shape[0];
         }
-        if (tokens == 0) throw new ArgumentException("no token positions to compare: every position is excluded");
+        if (tokens == 0) throw new InputException("no token positions to compare: every position is excluded");
         var (a, b) = (denseNorms / tokens, prunedNorms / tokens);
 
         double signal = 0, error = 0;

@@ -188,7 +188,7 @@ public static class HiddenStateMetricsEvaluator
         using var scope = NewDisposeScope();
         foreach (var id in ids)
             if (id < 0 || id >= config.VocabSize)
-                throw new ArgumentException($"token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
+                throw new InputException($"token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
         return EmbeddingRows.Lookup(source, EmbeddingName, ids, device, dtype).contiguous().DetachFromDisposeScope();
     }
 
@@ -203,7 +203,7 @@ public static class HiddenStateMetricsEvaluator
         var tokens = tokenizer.Encode(text.Text, addBos: true);
         var available = tokens.Count / seqlen;
         if (available == 0)
-            throw new ArgumentException($"{text.Language}: the text has {tokens.Count} tokens, fewer than one window of {seqlen}; use a shorter --seqlen or more text");
+            throw new InputException($"{text.Language}: the text has {tokens.Count} tokens, fewer than one window of {seqlen}; use a shorter --seqlen or more text");
         var selected = WindowedPerplexity.SelectWindows(available, nsamples, seed);
         var ids = new long[selected.Length, seqlen];
         for (var w = 0; w < selected.Length; w++)

@@ -11,8 +11,8 @@ public sealed record MultipleChoiceItem(string Id, string Context, IReadOnlyList
 {
     public void Validate()
     {
-        if (Choices.Count < 2) throw new ArgumentException($"item {Id}: {Choices.Count} choice(s); a multiple-choice item needs at least 2");
-        if (Gold < 0 || Gold >= Choices.Count) throw new ArgumentException($"item {Id}: gold index {Gold} is outside 0..{Choices.Count - 1}");
+        if (Choices.Count < 2) throw new InputException($"item {Id}: {Choices.Count} choice(s); a multiple-choice item needs at least 2");
+        if (Gold < 0 || Gold >= Choices.Count) throw new InputException($"item {Id}: gold index {Gold} is outside 0..{Choices.Count - 1}");
     }
 }
 
@@ -57,7 +57,7 @@ public sealed class MultipleChoiceScorer
 
     public MultipleChoiceScorer(ILanguageModel model, ITextTokenizer tokenizer, MultipleChoiceOptions options)
     {
-        if (options.MaxLength < 2) throw new ArgumentOutOfRangeException(nameof(options), $"max length {options.MaxLength}: a sequence needs at least 2 tokens");
+        if (options.MaxLength < 2) throw new InputException($"max length {options.MaxLength}: a sequence needs at least 2 tokens");
         (this.model, this.tokenizer, this.options) = (model, tokenizer, options);
     }
 
@@ -68,7 +68,7 @@ public sealed class MultipleChoiceScorer
     public MultipleChoiceResult Score(string task, IReadOnlyList<MultipleChoiceItem> items, IProgress<int>? progress = null,
                                       CancellationToken cancellationToken = default)
     {
-        if (items.Count == 0) throw new ArgumentException($"{task}: no items to score");
+        if (items.Count == 0) throw new InputException($"{task}: no items to score");
         foreach (var item in items) item.Validate();
         var scores = new List<MultipleChoiceScore>(items.Count);
         foreach (var item in items)
@@ -100,10 +100,10 @@ public sealed class MultipleChoiceScorer
         var contextIds = tokenizer.Encode(context, addBos: false).Ids.ToArray();
         var continuationIds = whole.Skip(contextIds.Length).ToArray();
         if (continuationIds.Length == 0)
-            throw new ArgumentException($"the continuation \"{continuation}\" adds no token after the context; nothing can be scored");
+            throw new InputException($"the continuation \"{continuation}\" adds no token after the context; nothing can be scored");
         int? prefix = options.PrefixBos ? tokenizer.BosId : null;
         if (prefix is null && contextIds.Length == 0) prefix = tokenizer.BosId ?? tokenizer.EosId
-            ?? throw new ArgumentException("an empty context needs a prefix token, and the tokenizer declares neither BOS nor EOS");
+            ?? throw new InputException("an empty context needs a prefix token, and the tokenizer declares neither BOS nor EOS");
         return (prefix is { } p ? [p, .. contextIds] : contextIds, continuationIds);
     }
 
@@ -127,7 +127,7 @@ public sealed class MultipleChoiceScorer
         }
         var maxId = inputs.SelectMany(i => i).Append(0).Max();
         if (maxId >= model.VocabSize)
-            throw new ArgumentException($"item {item.Id}: the tokenizer produced id {maxId} but the model's vocabulary has {model.VocabSize} entries");
+            throw new InputException($"item {item.Id}: the tokenizer produced id {maxId} but the model's vocabulary has {model.VocabSize} entries");
         // A continuation longer than the window keeps only its last tokens (the item is marked truncated); input
         // positions start..end−1 predict it.
         var continuations = sequences.Select((s, r) => s.Continuation[^Math.Min(s.Continuation.Length, inputs[r].Length)..]).ToList();

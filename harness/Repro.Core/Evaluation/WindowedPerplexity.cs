@@ -27,11 +27,11 @@ public sealed class WindowedPerplexity
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sliceElements, 1);
         this.sliceElements = sliceElements;
-        if (options.Seqlen < 2) throw new ArgumentOutOfRangeException(nameof(options), $"seqlen {options.Seqlen}: a window needs at least 2 tokens to score one");
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"batch size {options.BatchSize} must be at least 1");
-        if (options.NSamples is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"nsamples {options.NSamples} must be at least 1 (or null for all windows)");
+        if (options.Seqlen < 2) throw new InputException($"seqlen {options.Seqlen}: a window needs at least 2 tokens to score one");
+        if (options.BatchSize < 1) throw new InputException($"batch size {options.BatchSize} must be at least 1");
+        if (options.NSamples is < 1) throw new InputException($"nsamples {options.NSamples} must be at least 1 (or null for all windows)");
         if (options.BosPolicy == BosPolicy.PerWindow && tokenizer.BosId is null)
-            throw new ArgumentException("BosPolicy.PerWindow needs a tokenizer that adds BOS, and this one adds none (e.g. Qwen); use BosPolicy.StreamOnly");
+            throw new InputException("BosPolicy.PerWindow needs a tokenizer that adds BOS, and this one adds none (e.g. Qwen); use BosPolicy.StreamOnly");
         this.model = model;
         this.tokenizer = tokenizer;
         this.options = options;
@@ -57,11 +57,11 @@ public sealed class WindowedPerplexity
         var perWindow = options.TextTokensPerWindow;
         var available = tokens.Count / perWindow;
         if (available == 0)
-            throw new ArgumentException($"{language}: the text has {tokens.Count} tokens, fewer than one window of {perWindow}; " +
+            throw new InputException($"{language}: the text has {tokens.Count} tokens, fewer than one window of {perWindow}; " +
                                         "give it more documents (LanguageCorpusText.Leading) or a shorter seqlen");
         var maxId = tokens.Ids.Max();
         if (maxId >= model.VocabSize)
-            throw new ArgumentException($"{language}: the tokenizer produced id {maxId} but the model's vocabulary has {model.VocabSize} entries; " +
+            throw new InputException($"{language}: the tokenizer produced id {maxId} but the model's vocabulary has {model.VocabSize} entries; " +
                                         "the tokenizer does not belong to this model");
         var selected = SelectWindows(available, options.NSamples, options.Seed);
 

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Repro.Core;
 using Repro.Core.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ public static class EmbeddingRows
         foreach (var id in ids)
         {
             if (id < 0 || id >= vocab)
-                throw new ArgumentException($"token id {id} is outside the embedding table of {vocab} rows in {info.File}; the ids come from another tokenizer");
+                throw new InputException($"token id {id} is outside the embedding table of {vocab} rows in {info.File}; the ids come from another tokenizer");
             distinct.Add(id);
         }
         var used = distinct.ToArray();

@@ -23,7 +23,7 @@ public static class GeneratedModelShapes
 
     public static Shape Get(string name) =>
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown generated model size '{name}'; known sizes: {string.Join(", ", All.Select(s => s.Name))}");
+        ?? throw new InputException($"unknown generated model size '{name}'; known sizes: {string.Join(", ", All.Select(s => s.Name))}");
 
     /// <summary>A Hugging Face config.json for the shape, as transformers would write it for LlamaForCausalLM.</summary>
     public static JsonObject LlamaConfig(Shape shape, int maxPositions = 8192) => new()

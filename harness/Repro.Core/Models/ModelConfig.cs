@@ -290,7 +290,7 @@ public sealed record ModelConfig
     {
         var problems = Problems();
         return problems.Count == 0 ? this
-            : throw new ArgumentException($"invalid {ModelType} model config: {string.Join("; ", problems)}");
+            : throw new InputException($"invalid {ModelType} model config: {string.Join("; ", problems)}");
     }
 
     // ---------------------------------------------------------------- equality

@@ -13,8 +13,9 @@ public static class CodeVersion
 
     /// <summary>
     /// The code that computes a run's numbers: the engine and the methods, without their claim code (rules, verdicts,
-    /// grids read results; they never change one), plus the package versions. Documentation, tests, the CLI and
-    /// expectations are left out, so committing a claim file, a rule or a snapshot does not invalidate finished runs.
+    /// grids read results; they never change one), plus the package versions. Documentation, tests, the CLI, the fixture
+    /// tooling (fixtures/Repro.Fixtures: building corpora, tasks and models, which no run calls) and expectations are left
+    /// out, so committing a claim file, a rule or a snapshot does not invalidate finished runs.
     /// </summary>
     public static IReadOnlyList<string> ComputingSources { get; } = ["harness/Repro.Core", "methods/Repro.Methods", "Directory.Packages.props"];
 

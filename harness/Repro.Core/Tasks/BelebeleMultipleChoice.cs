@@ -37,9 +37,9 @@ public static class BelebeleMultipleChoice
     {
         ArgumentOutOfRangeException.ThrowIfNegative(shots);
         if (shots > 0 && format != BelebeleFormat.Letters)
-            throw new ArgumentException($"few-shot examples are defined for the letters format only, not {format}");
+            throw new InputException($"few-shot examples are defined for the letters format only, not {format}");
         if (shots > 0 && shots >= items.Count)
-            throw new ArgumentException($"{shots} few-shot examples need at least {shots + 1} items in the split, which has {items.Count}");
+            throw new InputException($"{shots} few-shot examples need at least {shots + 1} items in the split, which has {items.Count}");
         return [.. items.Select((item, row) =>
         {
             var id = $"{item.Dialect}/{row}";

@@ -30,13 +30,13 @@ public static class TorchRuntime
         if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!torch.cuda.is_available())
-                throw new ArgumentException(
+                throw new InputException(
                     $"device '{text}' was requested but CUDA is not available: this build uses the " +
                     $"'{Backend}' TorchSharp backend{(Backend == "cpu" ? " (rebuild with -p:ReproTorchBackend=cuda on a machine with an NVIDIA driver)" : ", and no GPU is visible")}. " +
                     "Use --device cpu to run on the CPU.");
             return new torch.Device(name);
         }
-        throw new ArgumentException($"unknown device '{text}': use cpu, cuda or cuda:N");
+        throw new InputException($"unknown device '{text}': use cpu, cuda or cuda:N");
     }
 
     /// <summary>The backend this build links against ("cpu" or "cuda"), from the TorchSharp package it references.</summary>

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Repro.Core.Checkpoints;
@@ -414,7 +415,7 @@ public sealed class LayerwiseCompressorTests
         var ids = TinyCheckpoint.Ids(2, 4);
         ids[1, 2] = TinyCheckpoint.Vocab;
 
-        var error = Assert.Throws<ArgumentException>(() => Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(), new CalibrationTokens(ids)));
+        var error = Assert.Throws<InputException>(() => Prune(model, folder.Sub("out"), new HalfMagnitudeMethod(), new CalibrationTokens(ids)));
 
         Assert.That(error!.Message, Does.Contain("259"));
         Assert.That(Directory.Exists(folder.Sub("out")), Is.False);

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Text.Json.Nodes;
 using FsCheck;
 using FsCheck.Fluent;
@@ -196,10 +197,10 @@ public sealed class StructuredPruningTests
     {
         using var folder = new TempFolder();
         using var model = new TinyCheckpoint(folder.Sub("in"), layers: 3);
-        var empty = Assert.Throws<ArgumentException>(() => StructuredPruner.LlmPruner(new Sparsity(0.5m))
+        var empty = Assert.Throws<InputException>(() => StructuredPruner.LlmPruner(new Sparsity(0.5m))
             .Run(new StructuredJob(model.Dir, folder.Sub("out"), Calibration())))!;
         Assert.That(empty.Message, Does.Contain("layer range 4:-2"));
-        var all = Assert.Throws<ArgumentException>(() => StructuredPruner.LlmPruner(new Sparsity(0.99m), new StructuredOptions(Layers: new LayerRange(0, 0)))
+        var all = Assert.Throws<InputException>(() => StructuredPruner.LlmPruner(new Sparsity(0.99m), new StructuredOptions(Layers: new LayerRange(0, 0)))
             .Run(new StructuredJob(model.Dir, folder.Sub("out"), Calibration())))!;
         Assert.That(all.Message, Does.Contain("leaving none"));
         Assert.That(Directory.Exists(folder.Sub("out")), Is.False);

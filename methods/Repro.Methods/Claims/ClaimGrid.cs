@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Methods.Runs;
 using Repro.Methods.Structured;
 using System.Text.Json;
@@ -151,7 +152,7 @@ public static class ClaimGrid
     {
         if (m.Method is not (StructuredPruner.LlmPrunerName or StructuredPruner.LangPruneName))
             return m.Aggregate is null && m.Layers is null ? null
-                : throw new ArgumentException($"block '{m.Block}': 'aggregate' and 'layers' are options of llm-pruner and lang-prune, not {m.Method}");
+                : throw new InputException($"block '{m.Block}': 'aggregate' and 'layers' are options of llm-pruner and lang-prune, not {m.Method}");
         return new StructuredOptions(Layers: m.Layers is null ? null : LayerRange.Parse(m.Layers),
                                      Merge: m.Aggregate is null ? LanguageMerge.Max : StructuredOptions.ParseMerge(m.Aggregate));
     }

@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Methods.Runs;
 using System.Diagnostics;
 using Repro.Core.Claims;
@@ -64,7 +65,7 @@ public static class ClaimRunner
             };
             var bad = widths.Where(w => w.Width % group != 0).ToList();
             if (bad.Count > 0)
-                throw new ArgumentException(
+                throw new InputException(
                     $"{run.Request.Method.Name} with group size {group} cannot quantize {run.Request.ModelName} ({configPath}): " +
                     $"{string.Join(", ", bad.Select(b => $"{b.Name} {b.Width}"))} {(bad.Count == 1 ? "is" : "are")} not a multiple of {group}; " +
                     "give the claim's grid a group size that divides every projection width, or -1 (one grid per row)");

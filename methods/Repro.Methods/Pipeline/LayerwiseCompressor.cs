@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -121,7 +122,7 @@ public static class LayerwiseCompressor
     {
         foreach (var id in calibration.Ids)
             if (id < 0 || id >= config.VocabSize)
-                throw new ArgumentException($"calibration token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
+                throw new InputException($"calibration token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
     }
 
     /// <summary>The state of one run; lives for one call of <see cref="Run"/>.</summary>

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Diagnostics;
 using Repro.Core.Checkpoints;
 using Repro.Core.Corpora;
@@ -195,7 +196,7 @@ public static class RunExecutor
         "float32" or "f32" or "fp32" => ScalarType.Float32,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
         "float16" or "f16" or "fp16" or "half" => ScalarType.Float16,
-        _ => throw new ArgumentException($"unknown dtype '{text}': use float32, bfloat16 or float16"),
+        _ => throw new InputException($"unknown dtype '{text}': use float32, bfloat16 or float16"),
     };
 
     sealed class Forward<T>(Action<T> report) : IProgress<T>

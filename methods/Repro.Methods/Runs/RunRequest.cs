@@ -1,6 +1,7 @@
+using Repro.Core;
 using Repro.Core.Corpora;
-using Repro.Core.Fixtures;
 using Repro.Core.Runs;
+using Repro.Core.Tasks;
 
 namespace Repro.Methods.Runs;
 
@@ -34,7 +35,7 @@ public sealed record RunRequest(string ModelName, string ModelDir, MethodChoice?
         CalibrationRecipe? calibration = null;
         if (needsCalibration)
         {
-            var c = Calibration ?? throw new ArgumentException($"method '{method.Name}' needs calibration data, and the run names none");
+            var c = Calibration ?? throw new InputException($"method '{method.Name}' needs calibration data, and the run names none");
             var corpora = CorpusDirectory.Open(CorpusDir);
             var shares = new Repro.Core.Calibration.CalibrationSpec(c.Languages, c.NSamples, c.Seqlen, c.Seed).Shares();
             calibration = new CalibrationRecipe(c.Languages, [.. shares.Select(s => s.Count)], c.NSamples, c.Seqlen, c.Seed, c.Split, c.AllowRepeatedText,
@@ -88,13 +89,13 @@ public sealed record EvaluationChoice(string Kind, IReadOnlyList<string> Languag
                     return new CorpusDigest(l, Path.GetFileName(file), ModelIdentities.FileSha256(file));
                 })], Task, Format, Shots, Limit);
             default:
-                throw new ArgumentException($"unknown evaluation kind '{Kind}'; known: {EvaluationSpec.Perplexity}, {EvaluationSpec.Hidden}, {EvaluationSpec.MultipleChoice}");
+                throw new InputException($"unknown evaluation kind '{Kind}'; known: {EvaluationSpec.Perplexity}, {EvaluationSpec.Hidden}, {EvaluationSpec.MultipleChoice}");
         }
     }
 
     internal string TaskFolder(RunRequest run) =>
-        Path.Combine(run.TaskRoot ?? throw new ArgumentException($"evaluation '{Kind}' of task '{Task}' needs a task folder, and the run names none"),
-                     Task ?? throw new ArgumentException("a multiple-choice evaluation needs a task name"));
+        Path.Combine(run.TaskRoot ?? throw new InputException($"evaluation '{Kind}' of task '{Task}' needs a task folder, and the run names none"),
+                     Task ?? throw new InputException("a multiple-choice evaluation needs a task name"));
 }
 
 /// <summary>Belebele-layout task files of a folder, named by FLORES-200 dialect as facebook/belebele ships them.</summary>
@@ -103,21 +104,21 @@ public static class TaskFiles
     /// <summary>A language code's Belebele dialect (ar → arb_Arab), or the argument itself when it already is one.</summary>
     public static string Dialect(string language) =>
         language.Contains('_', StringComparison.Ordinal) ? language
-        : FixtureLanguage.All.FirstOrDefault(l => l.Code == language)?.Dialect
-          ?? throw new ArgumentException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab) or one of " +
-                                         string.Join(", ", FixtureLanguage.All.Select(l => l.Code)));
+        : BelebeleDialects.Of(language)
+          ?? throw new InputException($"no Belebele dialect known for '{language}'; give the dialect itself (e.g. arb_Arab) or one of " +
+                                         string.Join(", ", BelebeleDialects.All.Select(d => d.Language)));
 
     /// <summary>DIR/{dialect}.jsonl or .jsonl.gz for a language code or dialect; a missing one lists what the folder holds.</summary>
     public static string Find(string folder, string language)
     {
         var dialect = Dialect(language);
-        if (!Directory.Exists(folder)) throw new ArgumentException($"{folder}: task folder not found; check --tasks");
+        if (!Directory.Exists(folder)) throw new InputException($"{folder}: task folder not found; check --tasks");
         foreach (var extension in new[] { ".jsonl", ".jsonl.gz" })
         {
             var path = Path.Combine(folder, dialect + extension);
             if (File.Exists(path)) return path;
         }
         var present = Directory.EnumerateFiles(folder, "*.jsonl*").Select(Path.GetFileName).Order(StringComparer.Ordinal);
-        throw new ArgumentException($"{folder}: no {dialect}.jsonl or {dialect}.jsonl.gz; the folder holds: {string.Join(", ", present)}");
+        throw new InputException($"{folder}: no {dialect}.jsonl or {dialect}.jsonl.gz; the folder holds: {string.Join(", ", present)}");
     }
 }

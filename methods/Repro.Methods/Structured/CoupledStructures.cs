@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Core.Models;
 
 namespace Repro.Methods.Structured;
@@ -64,9 +65,9 @@ public sealed record LayerPlan(LayerStructures Structures, IReadOnlyList<int> Ke
         if (unitScores.Count != s.Units || channelScores.Count != s.Channels)
             throw new ArgumentException($"layer {s.Layer}: {unitScores.Count} unit and {channelScores.Count} channel scores for {s.Units} units and {s.Channels} channels");
         if (removeUnits >= s.Units)
-            throw new ArgumentException($"layer {s.Layer}: the ratio removes {removeUnits} of its {s.Units} attention units, leaving none; use a smaller sparsity");
+            throw new InputException($"layer {s.Layer}: the ratio removes {removeUnits} of its {s.Units} attention units, leaving none; use a smaller sparsity");
         if (removeChannels >= s.Channels)
-            throw new ArgumentException($"layer {s.Layer}: the ratio removes {removeChannels} of its {s.Channels} MLP channels, leaving none; use a smaller sparsity");
+            throw new InputException($"layer {s.Layer}: the ratio removes {removeChannels} of its {s.Channels} MLP channels, leaving none; use a smaller sparsity");
         return new(s, Keep(unitScores, removeUnits), Keep(channelScores, removeChannels));
     }
 

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Globalization;
 
 namespace Repro.Methods.Structured;
@@ -26,7 +27,7 @@ public sealed record LayerRange(int Start, int End)
         var parts = text.Split(':');
         if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
             || !int.TryParse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var end))
-            throw new ArgumentException($"layer range '{text}' is not start:end (end exclusive; zero or negative counts from the last layer), e.g. 4:-2 or 1:3");
+            throw new InputException($"layer range '{text}' is not start:end (end exclusive; zero or negative counts from the last layer), e.g. 4:-2 or 1:3");
         return new LayerRange(start, end);
     }
 
@@ -35,7 +36,7 @@ public sealed record LayerRange(int Start, int End)
     {
         var end = End <= 0 ? layers + End : End;
         if (Start < 0 || end > layers || Start >= end)
-            throw new ArgumentException($"layer range {this} is [{Start}, {end}) for a model of {layers} layers, which prunes no layer or a layer that " +
+            throw new InputException($"layer range {this} is [{Start}, {end}) for a model of {layers} layers, which prunes no layer or a layer that " +
                                         $"does not exist; give a range within [0, {layers}), e.g. --layers 1:{Math.Max(2, layers - 1)}");
         return (Start, end);
     }
@@ -60,13 +61,13 @@ public sealed record StructuredOptions(TaylorVariant Importance = TaylorVariant.
 
     public static TaylorVariant ParseImportance(string text) =>
         Enum.GetValues<TaylorVariant>().FirstOrDefault(v => Name(v) == text.Trim().ToLowerInvariant(), (TaylorVariant)(-1)) is var v && (int)v >= 0 ? v
-        : throw new ArgumentException($"unknown Taylor importance '{text}'; known: {string.Join(", ", Enum.GetValues<TaylorVariant>().Select(Name))}");
+        : throw new InputException($"unknown Taylor importance '{text}'; known: {string.Join(", ", Enum.GetValues<TaylorVariant>().Select(Name))}");
 
     public static GroupReduction ParseReduction(string text) =>
         Enum.TryParse<GroupReduction>(text.Trim(), ignoreCase: true, out var r) && Enum.IsDefined(r) && !text.Trim().All(char.IsDigit) ? r
-        : throw new ArgumentException($"unknown group reduction '{text}'; known: {string.Join(", ", Enum.GetNames<GroupReduction>().Select(n => n.ToLowerInvariant()))}");
+        : throw new InputException($"unknown group reduction '{text}'; known: {string.Join(", ", Enum.GetNames<GroupReduction>().Select(n => n.ToLowerInvariant()))}");
 
     public static LanguageMerge ParseMerge(string text) =>
         Enum.TryParse<LanguageMerge>(text.Trim(), ignoreCase: true, out var m) && Enum.IsDefined(m) && !text.Trim().All(char.IsDigit) ? m
-        : throw new ArgumentException($"unknown aggregation '{text}'; known: max, mean, min");
+        : throw new InputException($"unknown aggregation '{text}'; known: max, mean, min");
 }

@@ -1,3 +1,4 @@
+using Repro.Core;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -94,7 +95,7 @@ public sealed class StructuredPruner(string name, Sparsity sparsity, StructuredO
         var calibration = job.Calibration;
         foreach (var id in calibration.Ids)
             if (id < 0 || id >= config.VocabSize)
-                throw new ArgumentException($"calibration token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
+                throw new InputException($"calibration token id {id} is outside the model's vocabulary of {config.VocabSize}; the ids come from another tokenizer");
         var groups = RowGroups(calibration);
         // Every layer's removal counts are known before any gradient: a ratio that would empty a layer fails now.
         foreach (var l in layers)

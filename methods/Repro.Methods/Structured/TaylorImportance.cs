@@ -1,3 +1,4 @@
+using Repro.Core;
 using Repro.Core.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -46,9 +47,9 @@ public static class TaylorImportance
                                                                TaylorVariant variant, int microBatch, Action<int, int>? progress = null)
     {
         if (rows.Count == 0) throw new ArgumentException("no calibration rows to take gradients on");
-        if (microBatch < 1) throw new ArgumentException($"micro-batch must be at least 1, got {microBatch}");
+        if (microBatch < 1) throw new InputException($"micro-batch must be at least 1, got {microBatch}");
         var seqlen = ids.GetLength(1);
-        if (seqlen < 2) throw new ArgumentException($"calibration windows of {seqlen} token have no next token to predict; use --seqlen 2 or more");
+        if (seqlen < 2) throw new InputException($"calibration windows of {seqlen} token have no next token to predict; use --seqlen 2 or more");
         var weights = layers.SelectMany(l => Projections(model.Layers[l])).ToList();
         var secondOrder = variant is TaylorVariant.ParamSecond or TaylorVariant.ParamMix;
         var size = secondOrder ? 1 : microBatch;
@@ -144,7 +145,7 @@ public static class TaylorImportance
         var channels = Reduce(stack([Rows(mlp.GateProj), Rows(mlp.UpProj), Cols(mlp.DownProj)]), reduction);
         var result = new LayerImportance(layer.Index, units.data<double>().ToArray(), channels.data<double>().ToArray());
         if (result.Units.Concat(result.Channels).FirstOrDefault(x => !double.IsFinite(x), 0) is var bad && !double.IsFinite(bad))
-            throw new ArgumentException($"layer {layer.Index}: importance {bad} is not finite; the model's weights or its calibration loss are not finite");
+            throw new InputException($"layer {layer.Index}: importance {bad} is not finite; the model's weights or its calibration loss are not finite");
         return result;
     }
 
