@@ -142,6 +142,10 @@ public sealed class WholeModelGoldenTests
                         $"{sublayer}: weight sketch differs by {sketchRel:E2} relative; reference noise floor " +
                         $"{(chaotic ? caseFloor : floorSketch):E2}{(chaotic ? " (chaotic case: the largest of the case)" : "")}");
         }
+        // Wanda only zeroes weights, and its masks repeat exactly: every weight is the reference's, bit for bit.
+        if (loop == "wanda")
+            Assert.That(WeightsSha256(pruned, sublayers), Is.EqualTo(golden.Metadata["weights_sha256"]),
+                        "Wanda's weights are not bit-identical to the reference's (SHA-256 of every sublayer, float32, in name order)");
         // Magnitude's zeros differ from the reference's by design, so its perplexity is the runtime's on the reference's zeros.
         var ppl = loop == "magnitude" ? Perplexity(WithWeights(name + "-reference-zeros", referenceZeroed)) : Perplexity(output);
         foreach (var t in referenceZeroed.Values) t.Dispose();
@@ -168,6 +172,19 @@ public sealed class WholeModelGoldenTests
         var floor = NoiseFloor.Read(Folder).Runs.Max(r => r.DenseLogitsRel);
         TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dense logits rel {rel:E2} (floor {floor:E2})"));
         Assert.That(rel, Is.LessThanOrEqualTo(Tolerances.Read().Logits(floor)), $"dense logits differ by {rel:E2} relative");
+    }
+
+    /// <summary>whole_model.py's weights_sha256: each sublayer's name (UTF-8) then its float32 little-endian bytes, in name order.</summary>
+    static string WeightsSha256(HfCheckpoint checkpoint, IEnumerable<string> sublayers)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var name in sublayers.Order(StringComparer.Ordinal))
+        {
+            using var weight = checkpoint.Load(name, ScalarType.Float32);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
+            hash.AppendData(weight.contiguous().bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>The float32 model with <paramref name="replaced"/> weights, written to a folder of its own.</summary>
