@@ -86,6 +86,7 @@ public sealed class DiskFullTests
         Assert.That(outcome.ExitCode, Is.EqualTo(1), outcome.Error);
         Assert.That(outcome.Error, Does.StartWith("error: no space left on the device").And.Not.Contain(" at Repro."));
         Assert.That(Directory.Exists(output), Is.False, "no folder under the final name");
+        Assert.That(Directory.EnumerateFileSystemEntries(disk.Path).Select(Path.GetFileName), Is.EqualTo(new[] { "filler" }), "no partial folder, no lock file");
     }
 
     [Test]

@@ -406,6 +406,7 @@ public sealed class LayerwiseCompressorTests
         Assert.That(File.ReadAllText(Path.Combine(output, "thesis.tex")), Is.EqualTo("years of work"));
         Assert.That(File.Exists(Path.Combine(output + ".partial", PruneReport.FileName)), Is.True, "the finished output is kept");
         Assert.That(File.Exists(Path.Combine(output + ".partial", OutputFolder.MarkerFileName)), Is.False, "unmarked, so no later run deletes it");
+        Assert.That(File.Exists(Path.Combine(output + ".partial", OutputFolder.ManifestFileName)), Is.True, "with the list of Repro's files, for a later --overwrite");
         Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
         Assert.That(File.Exists(Path.Combine(output + ".partial", PruneReport.FileName)), Is.True);
     }

@@ -122,12 +122,12 @@ sealed class OutputFolder : IDisposable
     /// </summary>
     public void Commit()
     {
+        WriteManifest(Partial);
         if (Unusable(Final, overwrite) is { } problem) Refuse($"{problem} (it appeared while this run was writing)");
         var carried = Directory.Exists(Final) ? NotWrittenByRepro(Final) : [];
         foreach (var relative in carried)
             if (Occupied(Partial, relative) is { } clash)
                 Refuse($"holds {relative}, which Repro did not write and would keep, but the new output has {clash} there; move it out of the folder and run again");
-        WriteManifest(Partial);
         string? replaced = null;
         if (Directory.Exists(Final))
         {
@@ -311,11 +311,10 @@ sealed class OutputLock : IDisposable
             {
                 throw new OutputFolderException(outputDir, $"is being written by another running Repro process (it holds {path}); wait for it or choose another output folder");
             }
+            bool atName;
             try
             {
                 stream.SetLength(0);
-                stream.Write(System.Text.Encoding.UTF8.GetBytes($"pid {Environment.ProcessId} on {Environment.MachineName}\n"));
-                stream.Flush();
                 try
                 {
                     File.SetLastWriteTimeUtc(stream.SafeFileHandle, new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc)
@@ -323,16 +322,32 @@ sealed class OutputLock : IDisposable
                 }
                 catch (UnauthorizedAccessException)
                 {
-                    // Another user's lock file: the time of the write above still tells the files apart.
+                    // Another user's lock file: its own modification time, in nanoseconds, still tells it from a newer one.
                 }
                 var mine = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
-                var atName = new FileInfo(path);
-                if (atName.Exists && atName.LastWriteTimeUtc == mine && atName.Length == stream.Length) return new OutputLock(path, stream);
+                var info = new FileInfo(path);
+                atName = info.Exists && info.LastWriteTimeUtc == mine && info.Length == stream.Length;
             }
             catch
             {
                 stream.Dispose();
                 throw;
+            }
+            if (atName)
+            {
+                // The output's lock from here on: a failure (a full disk) deletes the file as a release does.
+                var held = new OutputLock(path, stream);
+                try
+                {
+                    stream.Write(System.Text.Encoding.UTF8.GetBytes($"pid {Environment.ProcessId} on {Environment.MachineName}\n"));
+                    stream.Flush();
+                    return held;
+                }
+                catch
+                {
+                    held.Dispose();
+                    throw;
+                }
             }
             stream.Dispose();   // a lock on a file another run has already deleted: not the output's lock
             if (attempt == 20) throw new IOException($"{path}: the lock file kept being replaced while this run tried to lock it");
