@@ -77,6 +77,13 @@ public sealed class OutputPathTests
         AssertRefused(outcome, "which this run reads");
         Assert.That(outcome.Error, Does.Contain(Path.Combine(snapshot, "config.json")).And.Contain(Path.GetFileName(blobs["config.json"])), "names both");
         Assert.That(File.ReadAllBytes(blobs["config.json"]), Is.EqualTo(before));
+
+        // A folder linked from inside the model: nothing under it may be written either.
+        Directory.CreateDirectory(folder.Sub("shared"));
+        Directory.CreateSymbolicLink(Path.Combine(snapshot, "extra"), folder.Sub("shared"));
+        var linked = Cli.Run("eval", "ppl", "--model", snapshot, "--data", Corpora, "--langs", "de", "--seqlen", "32", "--nsamples", "1",
+                             "--out", Path.Combine(folder.Sub("shared"), "ppl.json"));
+        AssertRefused(linked, "the folder " + Path.Combine(snapshot, "extra") + " links to");
     }
 
     [Test]

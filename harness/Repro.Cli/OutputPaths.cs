@@ -30,8 +30,8 @@ public static class OutputPaths
         var real = Real(input);
         if (Within(output, real) is { } inputSide) return $"is {inputSide}{input}";
         if (!Directory.Exists(real)) return null;
-        // Entries that are not links have real paths inside the input's, covered above; only links lead elsewhere.
-        var visited = new HashSet<string>(StringComparer.Ordinal) { real };
+        // Entries that are not links have real paths inside the input's, covered above; only links lead elsewhere. A
+        // linked folder is checked as a whole and not walked, so a link to a large tree costs nothing.
         var pending = new Stack<string>([real]);
         while (pending.Count > 0)
         {
@@ -44,12 +44,10 @@ public static class OutputPaths
                     continue;
                 }
                 var target = Real(entry.FullName);
-                var relative = Path.GetRelativePath(real, entry.FullName);
-                var shown = relative.StartsWith("..", StringComparison.Ordinal) ? entry.FullName : Path.Join(input, relative);
+                var shown = Path.Join(input, Path.GetRelativePath(real, entry.FullName));
                 if (Directory.Exists(target))
                 {
                     if (Within(output, target) is { } side) return $"is {side}{target}, the folder {shown} links to";
-                    if (visited.Add(target)) pending.Push(target);
                 }
                 else if (output == target) return $"is {target}, the file {shown} links to";
             }
