@@ -385,6 +385,24 @@ public sealed class LayerwiseCompressorTests
     }
 
     [Test]
+    public void Overwrite_stops_when_a_file_the_user_added_has_a_name_the_new_output_also_writes()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod());
+        File.WriteAllText(Path.Combine(output, "generation_config.json"), "the user's");
+        var before = TinyCheckpoint.Hashes(output);
+        File.WriteAllText(Path.Combine(model.Dir, "generation_config.json"), "{}");   // now copied into every output
+
+        var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
+
+        Assert.That(error!.Message, Does.Contain("generation_config.json").And.Contain("Repro did not write").And.Contain(output + ".partial"));
+        Assert.That(TinyCheckpoint.Hashes(output), Is.EqualTo(before), "the old output and the user's file as they were");
+        Assert.That(File.ReadAllText(Path.Combine(output + ".partial", "generation_config.json")), Is.EqualTo("{}"), "the new output kept beside it");
+    }
+
+    [Test]
     public void A_folder_that_appears_at_the_output_while_the_run_writes_is_left_alone_and_the_result_kept()
     {
         using var folder = new TempFolder();

@@ -181,7 +181,7 @@ sealed class OutputFolder : IDisposable
     {
         var parent = Path.GetDirectoryName(final)!;
         var name = Path.GetFileName(final);
-        foreach (var discard in Directory.EnumerateDirectories(parent, name + DiscardInfix + "*").Where(d => IsOurs(d, final, DiscardInfix)))
+        foreach (var discard in Directory.EnumerateDirectories(parent, name + DiscardInfix + "*").Where(d => IsOurs(d, final, DiscardInfix)).ToList())
             Directory.Delete(discard, recursive: true);
         foreach (var replaced in Directory.EnumerateDirectories(parent, name + ReplacedInfix + "*").Where(d => IsOurs(d, final, ReplacedInfix)).ToList())
         {
