@@ -42,6 +42,86 @@ public sealed class OutputPathTests
         Assert.That(File.GetLastWriteTimeUtc(weights), Is.EqualTo(before));
     }
 
+    /// <summary>
+    /// A Hugging Face cache: <c>snapshots/&lt;rev&gt;/config.json -&gt; ../../blobs/&lt;sha&gt;</c> for every file, as
+    /// <c>huggingface_hub</c> lays it out. Returns the snapshot folder and the blob each file name links to.
+    /// </summary>
+    static (string Snapshot, Dictionary<string, string> Blobs) HfCache(TempFolder folder, string model)
+    {
+        var repo = folder.Sub("hub/models--org--tiny");
+        var snapshot = Path.Combine(repo, "snapshots", "0123abc");
+        Directory.CreateDirectory(Path.Combine(repo, "blobs"));
+        Directory.CreateDirectory(snapshot);
+        var blobs = new Dictionary<string, string>();
+        foreach (var file in Directory.EnumerateFiles(model))
+        {
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
+            var blob = Path.Combine(repo, "blobs", sha);
+            File.Copy(file, blob, overwrite: true);
+            File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(file)), Path.Combine("..", "..", "blobs", sha));
+            blobs[Path.GetFileName(file)] = blob;
+        }
+        return (snapshot, blobs);
+    }
+
+    [Test]
+    public void The_blob_a_hugging_face_cache_snapshot_links_its_config_to_is_refused_and_kept()
+    {
+        using var folder = new TempFolder();
+        var (snapshot, blobs) = HfCache(folder, Model);
+        var before = File.ReadAllBytes(blobs["config.json"]);
+
+        var outcome = Cli.Run("eval", "ppl", "--model", snapshot, "--data", Corpora, "--langs", "de", "--seqlen", "32", "--nsamples", "1",
+                              "--out", blobs["config.json"]);
+
+        AssertRefused(outcome, "which this run reads");
+        Assert.That(outcome.Error, Does.Contain(Path.Combine(snapshot, "config.json")).And.Contain(Path.GetFileName(blobs["config.json"])), "names both");
+        Assert.That(File.ReadAllBytes(blobs["config.json"]), Is.EqualTo(before));
+
+        // A folder linked from inside the model: nothing under it may be written either.
+        Directory.CreateDirectory(folder.Sub("shared"));
+        Directory.CreateSymbolicLink(Path.Combine(snapshot, "extra"), folder.Sub("shared"));
+        var linked = Cli.Run("eval", "ppl", "--model", snapshot, "--data", Corpora, "--langs", "de", "--seqlen", "32", "--nsamples", "1",
+                             "--out", Path.Combine(folder.Sub("shared"), "ppl.json"));
+        AssertRefused(linked, "the folder " + Path.Combine(snapshot, "extra") + " links to");
+    }
+
+    [Test]
+    public void Eval_hidden_refuses_the_weights_blob_of_the_pruned_model_and_a_path_inside_the_dense_one()
+    {
+        using var folder = new TempFolder();
+        var (snapshot, blobs) = HfCache(folder, Model);
+        var weights = blobs["model.safetensors"];
+        var before = File.ReadAllBytes(weights);
+        string[] Hidden(string output) =>
+            ["eval", "hidden", "--dense", Model, "--pruned", snapshot, "--data", Corpora, "--langs", "de", "--seqlen", "32", "--nsamples", "1", "--out", output];
+
+        AssertRefused(Cli.Run(Hidden(weights)), "model.safetensors links to");
+        AssertRefused(Cli.Run(Hidden(Path.Combine(Model, "hidden.json"))), "is inside");
+        Assert.That(File.ReadAllBytes(weights), Is.EqualTo(before));
+        Assert.That(File.Exists(Path.Combine(Model, "hidden.json")), Is.False);
+    }
+
+    [Test]
+    public void Eval_mc_refuses_a_path_inside_its_task_folder_and_the_task_file_a_link_there_leads_to()
+    {
+        using var folder = new TempFolder();
+        var tasks = folder.Sub("tasks");
+        Directory.CreateDirectory(tasks);
+        var real = folder.Sub("elsewhere");
+        Directory.CreateDirectory(real);
+        var task = Path.Combine(real, "deu_Latn.jsonl.gz");
+        File.Copy(Path.Combine(RepoPaths.Fixtures, "tasks", "belebele-style", "deu_Latn.jsonl.gz"), task);
+        File.CreateSymbolicLink(Path.Combine(tasks, "deu_Latn.jsonl.gz"), task);
+        var before = File.ReadAllBytes(task);
+        string[] Mc(string output) => ["eval", "mc", "--model", Model, "--tasks", tasks, "--langs", "de", "--limit", "1", "--out", output];
+
+        AssertRefused(Cli.Run(Mc(Path.Combine(tasks, "mc.json"))), "is inside");
+        AssertRefused(Cli.Run(Mc(task)), "deu_Latn.jsonl.gz links to");
+        AssertRefused(Cli.Run(Mc(Path.Combine(tasks, "deu_Latn.jsonl.gz"))), "deu_Latn.jsonl.gz links to");
+        Assert.That(File.ReadAllBytes(task), Is.EqualTo(before));
+    }
+
     [Test]
     public void An_output_inside_the_corpus_being_read_is_refused() =>
         AssertRefused(Ppl(Path.Combine(Corpora, "de", "results.json")), "which this run reads");

@@ -337,6 +337,254 @@ public sealed class LayerwiseCompressorTests
         Assert.That(Directory.Exists(output + ".partial"), Is.False);
     }
 
+    static string Method(string output) => JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!["method"]!.GetValue<string>();
+
+    static bool Calibrated(string output) => JsonNode.Parse(File.ReadAllText(Path.Combine(output, PruneReport.FileName)))!["calibration"] is not null;
+
+    static string[] Siblings(string output) =>
+        [.. Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(output)!, Path.GetFileName(output) + "*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+
+    [Test]
+    public void Overwrite_replaces_only_the_files_repro_wrote_and_moves_the_users_into_the_new_folder()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new FailingMethod("never"));
+        File.WriteAllText(Path.Combine(output, "notes.md"), "mine");
+        Directory.CreateDirectory(Path.Combine(output, "eval"));
+        File.WriteAllText(Path.Combine(output, "eval", "results.json"), "{}");
+
+        Prune(model, output, new HalfMagnitudeMethod(), overwrite: true);
+
+        Assert.That(Method(output), Is.EqualTo("test-half-magnitude"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "notes.md")), Is.EqualTo("mine"));
+        Assert.That(File.ReadAllText(Path.Combine(output, "eval", "results.json")), Is.EqualTo("{}"));
+        Assert.That(Siblings(output), Is.EqualTo(new[] { "out" }), "no lock, partial, replaced or discarded folder left");
+        var fresh = folder.Sub("fresh");
+        Prune(model, fresh, new HalfMagnitudeMethod());
+        var expected = TinyCheckpoint.Hashes(fresh).Keys.Append("notes.md").Append(Path.Combine("eval", "results.json")).Order(StringComparer.Ordinal);
+        Assert.That(TinyCheckpoint.Hashes(output).Keys, Is.EqualTo(expected), "the new run's files, the user's, and nothing of the old run's besides");
+    }
+
+    [Test]
+    public void Overwrite_of_a_folder_written_before_repro_listed_its_files_keeps_what_repro_does_not_write()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod());
+        File.Delete(Path.Combine(output, OutputFolder.ManifestFileName));
+        File.WriteAllText(Path.Combine(output, "results.json"), "{}");
+        File.WriteAllText(Path.Combine(output, "model-00009-of-00009.safetensors"), "an old shard name");
+
+        Prune(model, output, new HalfMagnitudeMethod(), overwrite: true);
+
+        Assert.That(File.ReadAllText(Path.Combine(output, "results.json")), Is.EqualTo("{}"));
+        Assert.That(File.Exists(Path.Combine(output, "model-00009-of-00009.safetensors")), Is.False, "a name Repro writes counts as Repro's");
+    }
+
+    [Test]
+    public void Overwrite_stops_when_a_file_the_user_added_has_a_name_the_new_output_also_writes()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod());
+        File.WriteAllText(Path.Combine(output, "generation_config.json"), "the user's");
+        var before = TinyCheckpoint.Hashes(output);
+        File.WriteAllText(Path.Combine(model.Dir, "generation_config.json"), "{}");   // now copied into every output
+
+        var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
+
+        Assert.That(error!.Message, Does.Contain("generation_config.json").And.Contain("Repro did not write").And.Contain(output + ".partial"));
+        Assert.That(TinyCheckpoint.Hashes(output), Is.EqualTo(before), "the old output and the user's file as they were");
+        Assert.That(File.ReadAllText(Path.Combine(output + ".partial", "generation_config.json")), Is.EqualTo("{}"), "the new output kept beside it");
+    }
+
+    [Test]
+    public void A_folder_that_appears_at_the_output_while_the_run_writes_is_left_alone_and_the_result_kept()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        var progress = new ListProgress<LayerProgress>(p =>
+        {
+            if (p is { Layer: 1, Stage: PipelineStage.Loading } && !Directory.Exists(output))
+            {
+                Directory.CreateDirectory(output);
+                File.WriteAllText(Path.Combine(output, "thesis.tex"), "years of work");
+            }
+        });
+
+        var error = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), progress: progress, overwrite: true));
+
+        Assert.That(error!.Message, Does.Contain("appeared while this run was writing").And.Contain("thesis.tex").And.Contain(output + ".partial"));
+        Assert.That(Directory.EnumerateFileSystemEntries(output).Select(Path.GetFileName), Is.EqualTo(new[] { "thesis.tex" }));
+        Assert.That(File.ReadAllText(Path.Combine(output, "thesis.tex")), Is.EqualTo("years of work"));
+        Assert.That(File.Exists(Path.Combine(output + ".partial", PruneReport.FileName)), Is.True, "the finished output is kept");
+        Assert.That(File.Exists(Path.Combine(output + ".partial", OutputFolder.MarkerFileName)), Is.False, "unmarked, so no later run deletes it");
+        Assert.That(File.Exists(Path.Combine(output + ".partial", OutputFolder.ManifestFileName)), Is.True, "with the list of Repro's files, for a later --overwrite");
+        Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: true));
+        Assert.That(File.Exists(Path.Combine(output + ".partial", PruneReport.FileName)), Is.True);
+    }
+
+    [Test]
+    public void Two_runs_on_one_output_the_second_is_refused_and_the_first_finishes_with_its_own_parameters()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod(needsCalibration: false));
+        using var midway = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        var progress = new ListProgress<LayerProgress>(p =>
+        {
+            if (p is not { Layer: 1, Stage: PipelineStage.Loading } || midway.IsSet) return;
+            midway.Set();
+            if (!resume.Wait(TimeSpan.FromMinutes(2))) throw new TimeoutException("the test never let the first run go on");
+        });
+        Exception? failed = null;
+        var first = new Thread(() =>
+        {
+            try { Prune(model, output, new HalfMagnitudeMethod(), progress: progress, overwrite: true); }
+            catch (Exception e) { failed = e; }
+        });
+        first.Start();
+        try
+        {
+            Assert.That(midway.Wait(TimeSpan.FromMinutes(2)), Is.True, failed?.ToString());
+            var partial = TinyCheckpoint.Hashes(output + ".partial");
+            var old = TinyCheckpoint.Hashes(output);
+
+            var second = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(needsCalibration: false), overwrite: true));
+            var plain = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod(needsCalibration: false)));
+
+            Assert.That(second!.Message, Does.Contain("another running Repro process").And.Contain(output + ".lock"));
+            Assert.That(plain!.Message, Does.Contain("another running Repro process"), "checked under the lock, not as 'already exists' before it");
+            Assert.That(TinyCheckpoint.Hashes(output + ".partial"), Is.EqualTo(partial), "the first run's partial folder untouched");
+            Assert.That(TinyCheckpoint.Hashes(output), Is.EqualTo(old));
+        }
+        finally
+        {
+            resume.Set();
+            first.Join();
+        }
+        Assert.That(failed, Is.Null, failed?.ToString());
+        Assert.That(Calibrated(output), Is.True, "the first run's parameters: it calibrated, the second would not have");
+        Assert.That(Siblings(output), Is.EqualTo(new[] { "out" }));
+    }
+
+    [Test]
+    public void A_lock_on_a_file_no_longer_at_the_lock_name_is_not_taken_for_the_outputs_lock()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        var locked = false;
+        var progress = new ListProgress<LayerProgress>(p =>
+        {
+            if (p is not { Layer: 0, Stage: PipelineStage.Loading }) return;
+            try { using var probe = new FileStream(output + ".lock", FileMode.Open, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) { locked = true; }
+        });
+        var opened = 0;
+        // As when the run before released its lock just after this one opened the file: the name now leads to a new file.
+        OutputLock.Open.Value = path =>
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            if (opened++ > 0) return stream;
+            File.Delete(path);
+            File.WriteAllText(path, "");
+            return stream;
+        };
+        try
+        {
+            Prune(model, output, new HalfMagnitudeMethod(), progress: progress);
+        }
+        finally
+        {
+            OutputLock.Open.Value = null;
+        }
+        Assert.That(opened, Is.EqualTo(2), "opened again after finding the name moved on");
+        Assert.That(locked, Is.True, "the file at the lock name is the one locked while the run writes");
+    }
+
+    [Test]
+    public void A_lock_file_that_cannot_be_opened_for_another_reason_is_not_reported_as_another_process()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        File.CreateSymbolicLink(output + ".lock", output + ".lock");   // a loop: ELOOP, not a held lock
+
+        var error = Assert.Catch<IOException>(() => Prune(model, output, new HalfMagnitudeMethod()));
+
+        Assert.That(error!.Message, Does.Not.Contain("another running Repro process").And.Contain(".lock"));
+        Assert.That(Directory.Exists(output) || Directory.Exists(output + ".partial"), Is.False);
+    }
+
+    /// <summary>Runs a prune that stops at <paramref name="step"/> of the final rename, as if the process were killed there.</summary>
+    static void CrashAt(string step, TinyCheckpoint model, string output, bool overwrite)
+    {
+        OutputFolder.CommitStep.Value = s =>
+        {
+            if (s == step) throw new OperationCanceledException($"killed at {s}");
+        };
+        try
+        {
+            Assert.Throws<OperationCanceledException>(() => Prune(model, output, new HalfMagnitudeMethod(), overwrite: overwrite));
+        }
+        finally
+        {
+            OutputFolder.CommitStep.Value = null;
+        }
+    }
+
+    [Test]
+    public void A_run_killed_between_the_rename_and_the_markers_deletion_is_completed_by_the_next_run()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod(needsCalibration: false));
+        File.WriteAllText(Path.Combine(output, "notes.md"), "mine");
+
+        CrashAt("renamed", model, output, overwrite: true);
+        Assert.That(File.Exists(Path.Combine(output, OutputFolder.MarkerFileName)), Is.True, "the new folder, still marked");
+        Assert.That(File.Exists(Path.Combine(output, "notes.md")), Is.False, "the user's file is still in the folder moved aside");
+
+        var next = Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod()));
+
+        Assert.That(next!.Message, Does.Contain("already exists"), "recognised as a finished output");
+        Assert.That(Calibrated(output), Is.True, "the killed run's output, completed");
+        Assert.That(File.ReadAllText(Path.Combine(output, "notes.md")), Is.EqualTo("mine"));
+        Assert.That(File.Exists(Path.Combine(output, OutputFolder.MarkerFileName)), Is.False);
+        Assert.That(Siblings(output), Is.EqualTo(new[] { "out" }));
+    }
+
+    [Test]
+    public void A_run_killed_after_moving_the_old_output_aside_has_it_restored_by_the_next_run()
+    {
+        using var folder = new TempFolder();
+        using var model = new TinyCheckpoint(folder.Sub("in"));
+        var output = folder.Sub("out");
+        Prune(model, output, new HalfMagnitudeMethod(needsCalibration: false));
+        File.WriteAllText(Path.Combine(output, "notes.md"), "mine");
+        var before = TinyCheckpoint.Hashes(output);
+
+        CrashAt("moved-aside", model, output, overwrite: true);
+        Assert.That(Directory.Exists(output), Is.False);
+        Assert.That(Siblings(output).Count(s => s.StartsWith("out.replaced-", StringComparison.Ordinal)), Is.EqualTo(1));
+
+        Assert.Throws<OutputFolderException>(() => Prune(model, output, new HalfMagnitudeMethod()));
+        Assert.That(TinyCheckpoint.Hashes(output), Is.EqualTo(before), "the old output is back, the user's file in it");
+        Prune(model, output, new HalfMagnitudeMethod(), overwrite: true);
+        Assert.That(Calibrated(output), Is.True);
+        Assert.That(File.ReadAllText(Path.Combine(output, "notes.md")), Is.EqualTo("mine"));
+        Assert.That(Siblings(output), Is.EqualTo(new[] { "out" }));
+    }
+
     [Test]
     public void A_mask_that_marks_non_zero_weights_is_an_error()
     {
