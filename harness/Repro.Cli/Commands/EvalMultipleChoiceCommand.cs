@@ -95,7 +95,7 @@ public static class EvalMultipleChoiceCommand
             {
                 foreach (var task in tasks)
                 {
-                    var bar = ctx.AddTask(task.Dialect, maxValue: task.Items.Count);
+                    var bar = ctx.AddTask(Terminal.Text(task.Dialect), maxValue: task.Items.Count);
                     results.Add(scorer.Score(task.Dialect, task.Items, new SynchronousProgress<int>(done => bar.Value = done)));
                     bar.StopTask();
                 }
