@@ -75,6 +75,7 @@ public static class EvalCommands
         // Validate cheap inputs before loading weights, so a typo costs nothing.
         var corpora = CorpusDirectory.Open(request.Data);
         var corpusByLanguage = request.Languages.ToDictionary(l => l, l => corpora.Stream(l, request.Split));
+        var evaluated = EvaluatedModel.Describe(request.Model);
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(request.Device);
         var dtype = CommonOptions.ParseDType(request.DType);
@@ -124,7 +125,7 @@ public static class EvalCommands
         {
             command = "eval ppl",
             codeVersion = CodeVersion.Current,
-            evaluated = EvaluatedModel.Describe(request.Model),
+            evaluated,
             model = Path.GetFullPath(request.Model),
             modelType = loaded.Config.ModelType,
             data = Path.GetFullPath(request.Data),

@@ -53,6 +53,7 @@ public static class EvalHiddenCommand
             if (!Directory.Exists(dir)) throw new BadInputException($"{dir}: model folder not found; check the path");
         var corpora = CorpusDirectory.Open(dataDir);
         var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Stream(l, split));
+        var evaluated = EvaluatedModel.Describe(prunedDir);
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
         var dtype = CommonOptions.ParseDType(dtypeText);
@@ -117,7 +118,7 @@ public static class EvalHiddenCommand
         {
             command = "eval hidden",
             codeVersion = CodeVersion.Current,
-            evaluated = EvaluatedModel.Describe(prunedDir),
+            evaluated,
             dense = Path.GetFullPath(denseDir),
             pruned = Path.GetFullPath(prunedDir),
             modelType = config.ModelType,
