@@ -133,7 +133,7 @@ public static class ClaimsCommands
     {
         var file = VerdictsFile.Compute(claims, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations);
         var verdicts = file.Verdicts;
-        var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Terminal.Text(store.Root)})") }
+        var table = new Table { Title = new TableTitle($"Claims at profile {Terminal.Text(profile.Profile.Name)} (store {Terminal.Text(store.Root)})") }
             .AddColumns("claim", "measured", "expected", "paper's tables", "why");
         foreach (var v in verdicts)
             table.AddRow(Terminal.Text(v.Claim), Colour(v.Verdict.Outcome, v.AsExpected), Word(v.Expected), Word(v.Paper.Outcome),
