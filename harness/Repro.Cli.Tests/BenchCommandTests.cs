@@ -63,11 +63,16 @@ public sealed class BenchEvalCommandTests
             Assert.That(terms.Values, Has.All.Positive);
             if (!File.Exists("/proc/self/status")) continue;   // the peak is read from it; elsewhere it is null and said so
             var peak = (long)phase["peakBytes"]!;
-            var ratio = (double)phase["ratio"]!;
-            Assert.That(peak, Is.Positive);
-            Assert.That(double.IsFinite(ratio) && ratio > 0, Is.True, $"ratio {ratio}");
-            Assert.That(ratio, Is.EqualTo((double)peak / (long)phase["budgetBytes"]!).Within(1e-12));
-            Assert.That((long)phase["managedPeakBytes"]!, Is.Positive);
+            Assert.That((double)phase["ratio"]!, Is.EqualTo((double)peak / (long)phase["budgetBytes"]!), "ratio = peak / budget, as printed");
+        }
+        if (File.Exists("/proc/self/status"))
+        {
+            // eval ppl converts the bfloat16 checkpoint to float32 tensors of its own, alive for the whole phase; the heap
+            // is trimmed before the phase starts, so those pages are new anonymous memory.
+            Assert.That(new FileInfo(Path.Combine(Tiny, "model.safetensors")).Length, Is.LessThan(config.ParameterCount() * 4),
+                        "the fixture is stored in fewer than 4 bytes per weight, so float32 weights are allocated, not mapped");
+            Assert.That((long)phases[0]!["peakBytes"]!, Is.GreaterThanOrEqualTo(config.ParameterCount() * 4),
+                        "eval ppl's peak holds at least the float32 weights");
         }
         var ppl = phases[0]!["budget"]!.AsArray().ToDictionary(t => (string)t!["name"]!, t => t!);
         Assert.That((long)ppl["weights"]!["bytes"]!, Is.EqualTo(config.ParameterCount() * 4));

@@ -163,4 +163,22 @@ public sealed class EvalMatrixCommandTests
         Assert.That(outcome.ExitCode, Is.EqualTo(2));
         Assert.That(outcome.Error, Does.Contain("missing.json"));
     }
+
+    /// <summary>The method and calibration labels come from data (a prune.json, a result file); markup in them prints as itself.</summary>
+    [Test]
+    public void Markup_in_a_result_files_labels_and_languages_is_printed_literally()
+    {
+        using var temp = new TempFolder();
+        var dir = Directory.CreateDirectory(temp.Sub("pruned")).FullName;
+        var file = ResultFile(temp, "r.json", dir, ("de[x]", 5.5));
+        var json = JsonNode.Parse(File.ReadAllText(file))!;
+        json["evaluated"]!["method"] = "[red]x[/]";
+        json["evaluated"]!["calibration"] = "[bold]";
+        File.WriteAllText(file, json.ToJsonString());
+
+        var outcome = Cli.Run("eval", "matrix", file);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(0), outcome.Error);
+        Assert.That(outcome.Out, Does.Contain("[red]x[/]").And.Contain("[bold]").And.Contain("de[x]"));
+    }
 }

@@ -26,7 +26,7 @@ public static class CliRunner
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {Terminal.Inert(error.Message)}");
             Console.Error.WriteLine("Run with --help for usage.");
             return ExitCodes.BadInput;
         }
@@ -42,28 +42,53 @@ public static class CliRunner
         }
         catch (Exception e) when (IsBadInput(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Terminal.Inert(e.Message)}");
             return ExitCodes.BadInput;
         }
         catch (Exception e) when (DiskFull(e) is { } full)
         {
             // Every result and model folder is written to a temporary name and renamed when complete, so what failed
             // left nothing that looks finished.
-            Console.Error.WriteLine($"error: no space left on the device: {full.Message}; free space or write elsewhere. " +
+            Console.Error.WriteLine($"error: no space left on the device: {Terminal.Inert(full.Message)}; free space or write elsewhere. " +
                                     "Nothing half-written was left under a final name");
             return ExitCodes.Failure;
         }
         catch (TorchUnavailableException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Terminal.Inert(e.Message)}");
             return ExitCodes.Failure;
         }
         catch (Exception e)
         {
-            AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
-                .WriteException(e, ExceptionFormats.ShortenPaths);
+            WriteFailure(e);
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>
+    /// The exception and its stack trace on standard error. Spectre prints messages as they are, and a message can carry
+    /// data (a tensor name, a token's text); when one in the chain holds a character that steers a terminal, the trace is
+    /// rendered without colour and every line made inert.
+    /// </summary>
+    static void WriteFailure(Exception e)
+    {
+        if (!Chain(e).Any(x => Terminal.Inert(x.Message) != x.Message))
+        {
+            AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+                .WriteException(e, ExceptionFormats.ShortenPaths);
+            return;
+        }
+        var plain = new StringWriter();
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(plain), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors })
+            .WriteException(e, ExceptionFormats.ShortenPaths);
+        foreach (var line in plain.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n')) Console.Error.WriteLine(Terminal.Inert(line));
+    }
+
+    static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException) yield return x;
+        if (e is AggregateException aggregate)
+            foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain)) yield return inner;
     }
 
     /// <summary>The first option (or argument) of the parsed command line given an empty or blank value, or null.</summary>

@@ -76,4 +76,16 @@ public sealed class LoneSurrogateTests
         var e = Assert.Throws<CheckpointFormatException>(() => SafetensorsFile.Open(path).Dispose())!;
         Assert.That(e.Message, Does.StartWith(path + ": header: " + where).And.Contain("not valid Unicode text"));
     }
+
+    [TestCase("{\"weight_map\": {\"w\": \"model-00001" + Lone + ".safetensors\"}}", "the string at $.weight_map.w")]
+    [TestCase("{\"weight_map\": {\"w" + Lone + "\": \"model-00001.safetensors\"}}", "a property name is not valid Unicode text")]
+    [TestCase("{\"metadata\": {\"total_size\": \"" + Lone + "\"}, \"weight_map\": {}}", "the string at $.metadata.total_size")]
+    public void A_safetensors_index_with_a_lone_surrogate_is_refused_naming_where(string index, string where)
+    {
+        using var dir = new TempFolder();
+        dir.File("config.json", "{\"model_type\": \"llama\"}");
+        var path = dir.File(HfCheckpoint.IndexFileName, index);
+        var e = Assert.Throws<CheckpointFormatException>(() => HfCheckpoint.Open(dir.Path).Dispose())!;
+        Assert.That(e.Message, Does.StartWith(path + ": index: " + where).And.Contain("not valid Unicode text"));
+    }
 }

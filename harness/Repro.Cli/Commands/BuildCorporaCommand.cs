@@ -41,7 +41,7 @@ public static class BuildCorporaCommand
             }
             catch (SourceFetchException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                Console.Error.WriteLine($"error: {Terminal.Inert(e.Message)}");
                 return ExitCodes.Failure;
             }
             catch (CorpusFormatException e)

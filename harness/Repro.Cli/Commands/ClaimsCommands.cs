@@ -95,7 +95,7 @@ public static class ClaimsCommands
     internal static void RunGrid(IReadOnlyList<Claim> claims, IReadOnlyList<GridRun> plan, ResolvedProfile profile, ResultStore store, Shard shard, bool keepModels)
     {
         var total = ClaimGrid.Of(claims, plan, profile).Count;
-        AnsiConsole.MarkupLine($"Profile [bold]{profile.Profile.Name}[/]: {claims.Count} claims, {total} runs" +
+        AnsiConsole.MarkupLine($"Profile [bold]{Terminal.Text(profile.Profile.Name)}[/]: {claims.Count} claims, {total} runs" +
                                (shard.Count > 1 ? $", shard {shard}" : "") + $", store {Terminal.Text(store.Root)}");
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
@@ -133,7 +133,7 @@ public static class ClaimsCommands
     {
         var file = VerdictsFile.Compute(claims, plan, profile, store, RepoPaths.Root, RepoPaths.Expectations);
         var verdicts = file.Verdicts;
-        var table = new Table { Title = new TableTitle($"Claims at profile {profile.Profile.Name} (store {Terminal.Text(store.Root)})") }
+        var table = new Table { Title = new TableTitle($"Claims at profile {Terminal.Text(profile.Profile.Name)} (store {Terminal.Text(store.Root)})") }
             .AddColumns("claim", "measured", "expected", "paper's tables", "why");
         foreach (var v in verdicts)
             table.AddRow(Terminal.Text(v.Claim), Colour(v.Verdict.Outcome, v.AsExpected), Word(v.Expected), Word(v.Paper.Outcome),

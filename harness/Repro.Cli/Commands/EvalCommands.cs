@@ -75,6 +75,7 @@ public static class EvalCommands
         // Validate cheap inputs before loading weights, so a typo costs nothing.
         var corpora = CorpusDirectory.Open(request.Data);
         var corpusByLanguage = request.Languages.ToDictionary(l => l, l => corpora.Stream(l, request.Split));
+        var evaluated = EvaluatedModel.Describe(request.Model);
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(request.Device);
         var dtype = CommonOptions.ParseDType(request.DType);
@@ -95,12 +96,12 @@ public static class EvalCommands
                     // with a seed the windows are drawn from the whole split.
                     var text = LanguageCorpusText.Leading(corpusByLanguage[language], loaded.Tokenizer, request.Options,
                                                           request.Options.Seed is null ? request.Options.NSamples ?? int.MaxValue : int.MaxValue);
-                    var task = ctx.AddTask(language);
+                    var task = ctx.AddTask(Terminal.Text(language));
                     var progress = new SynchronousProgress<EvalProgress>(p =>
                     {
                         task.MaxValue = Math.Max(1, p.WindowsTotal);
                         task.Value = p.WindowsDone;
-                        task.Description = $"{language} {p.WindowsDone}/{p.WindowsTotal} windows, {p.TokensPerSecond:F0} tok/s";
+                        task.Description = $"{Terminal.Text(language)} {p.WindowsDone}/{p.WindowsTotal} windows, {p.TokensPerSecond:F0} tok/s";
                     });
                     rows.Add(new LanguagePerplexity(evaluator.Evaluate(text, progress), text.Text.Length == 0 ? null : ByteEntropy.Unigram(text.Text)));
                     task.Value = task.MaxValue;
@@ -118,13 +119,13 @@ public static class EvalCommands
         var results = rows.Select(x => x.Result).ToList();
         AnsiConsole.Write(table);
         foreach (var r in results.Where(r => r.Windows == 0))
-            AnsiConsole.MarkupLine($"[yellow]warning:[/] {r.Language} has fewer than {request.Options.Seqlen} tokens in its {Terminal.Text(request.Split)} split; nothing was scored");
+            AnsiConsole.MarkupLine($"[yellow]warning:[/] {Terminal.Text(r.Language)} has fewer than {request.Options.Seqlen} tokens in its {Terminal.Text(request.Split)} split; nothing was scored");
 
         var record = new
         {
             command = "eval ppl",
             codeVersion = CodeVersion.Current,
-            evaluated = EvaluatedModel.Describe(request.Model),
+            evaluated,
             model = Path.GetFullPath(request.Model),
             modelType = loaded.Config.ModelType,
             data = Path.GetFullPath(request.Data),

@@ -53,6 +53,7 @@ public static class EvalHiddenCommand
             if (!Directory.Exists(dir)) throw new BadInputException($"{dir}: model folder not found; check the path");
         var corpora = CorpusDirectory.Open(dataDir);
         var corpusByLanguage = languages.ToDictionary(l => l, l => corpora.Stream(l, split));
+        var evaluated = EvaluatedModel.Describe(prunedDir);
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
         var dtype = CommonOptions.ParseDType(dtypeText);
@@ -73,14 +74,14 @@ public static class EvalHiddenCommand
                 var texts = languages.Select(l =>
                     LanguageCorpusText.Leading(corpusByLanguage[l], tokenizer, options, seed is null ? nsamples : int.MaxValue)).ToList();
                 var sets = texts.Select(text => HiddenStateMetricsEvaluator.Windows(text, tokenizer, seqlen, nsamples, seed)).ToList();
-                var tasks = languages.Select(l => ctx.AddTask(l)).ToList();
+                var tasks = languages.Select(l => ctx.AddTask(Terminal.Text(l))).ToList();
                 // Every language's windows go through each layer of both models before the next layer is loaded.
                 var progress = new SynchronousProgress<HiddenStateProgress>(p =>
                 {
                     var task = tasks[p.Set];
                     task.MaxValue = p.Layers;
                     task.Value = p.Layer + (double)p.SamplesDone / p.SamplesTotal;
-                    task.Description = $"{languages[p.Set]} layer {p.Layer + 1}/{p.Layers}";
+                    task.Description = $"{Terminal.Text(languages[p.Set])} layer {p.Layer + 1}/{p.Layers}";
                 });
                 var compared = HiddenStateMetricsEvaluator.Compare(denseDir, prunedDir, sets, excluded, device, dtype, progress);
                 for (var i = 0; i < languages.Count; i++)
@@ -117,7 +118,7 @@ public static class EvalHiddenCommand
         {
             command = "eval hidden",
             codeVersion = CodeVersion.Current,
-            evaluated = EvaluatedModel.Describe(prunedDir),
+            evaluated,
             dense = Path.GetFullPath(denseDir),
             pruned = Path.GetFullPath(prunedDir),
             modelType = config.ModelType,

@@ -81,6 +81,7 @@ public static class EvalMultipleChoiceCommand
             return (Language: language, Dialect: dialect, Path: path, Sha256: SourcePackages.Sha256OfFile(path),
                     Items: limit is { } n ? [.. questions.Take(n)] : questions);
         }).ToList();
+        var evaluated = EvaluatedModel.Describe(modelDir);
 
         TorchRuntime.EnsureLoaded();
         var device = TorchRuntime.ParseDevice(deviceText);
@@ -95,7 +96,7 @@ public static class EvalMultipleChoiceCommand
             {
                 foreach (var task in tasks)
                 {
-                    var bar = ctx.AddTask(task.Dialect, maxValue: task.Items.Count);
+                    var bar = ctx.AddTask(Terminal.Text(task.Dialect), maxValue: task.Items.Count);
                     results.Add(scorer.Score(task.Dialect, task.Items, new SynchronousProgress<int>(done => bar.Value = done)));
                     bar.StopTask();
                 }
@@ -114,7 +115,7 @@ public static class EvalMultipleChoiceCommand
         {
             command = "eval mc",
             codeVersion = CodeVersion.Current,
-            evaluated = EvaluatedModel.Describe(modelDir),
+            evaluated,
             model = Path.GetFullPath(modelDir),
             modelType = loaded.Config.ModelType,
             device = deviceText,

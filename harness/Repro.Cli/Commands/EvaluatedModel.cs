@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Repro.Core;
 using Repro.Methods.Pipeline;
 
 namespace Repro.Cli.Commands;
@@ -23,14 +24,33 @@ public static class EvaluatedModel
         {
             throw new BadInputException($"{prune}: not a prune.json ({e.Message})");
         }
-        var languages = json["calibration"]?["provenance"]?["spec"]?["languages"]?.AsArray().Select(l => (string)l!).ToList();
+        if (JsonStrings.FindInvalid(json) is { } invalid) throw new BadInputException($"{prune}: {invalid}");
+        var languages = json["calibration"]?["provenance"]?["spec"]?["languages"] switch
+        {
+            null => null,
+            JsonArray array => array.Select((l, i) => StringOrNull(prune, l, $"calibration.provenance.spec.languages[{i}]")
+                                                      ?? throw WrongType(prune, $"calibration.provenance.spec.languages[{i}]", l)).ToList(),
+            var other => throw WrongType(prune, "calibration.provenance.spec.languages", other, "an array of language codes"),
+        };
         return new JsonObject
         {
             ["folder"] = name,
-            ["method"] = (string?)json["method"] ?? "?",
+            ["method"] = StringOrNull(prune, json["method"], "method") ?? "?",
             ["hyperParameters"] = json["hyperParameters"]?.DeepClone(),
             ["calibration"] = languages is { Count: > 0 } ? string.Join("+", languages) : "(no calibration)",
             ["seed"] = json["seed"]?.DeepClone(),
         };
     }
+
+    /// <summary>The string at <paramref name="field"/>, null when the field is absent or null; any other type is the file's error.</summary>
+    static string? StringOrNull(string file, JsonNode? node, string field) => node switch
+    {
+        null => null,
+        JsonValue value when value.GetValueKind() == System.Text.Json.JsonValueKind.String => value.GetValue<string>(),
+        _ => throw WrongType(file, field, node),
+    };
+
+    static BadInputException WrongType(string file, string field, JsonNode? node, string wanted = "a string") =>
+        new($"{file}: field '{field}' must be {wanted}, not {(node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant())}; " +
+            "it was not written by `repro prune` or was edited: write it again");
 }

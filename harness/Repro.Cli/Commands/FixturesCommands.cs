@@ -40,7 +40,7 @@ public static class FixturesCommands
             CheckGenerateTarget(dir, parse.GetValue(overwrite));
             var configJson = GeneratedModelShapes.LlamaConfig(shape);
             var config = ModelConfig.FromJson(configJson, Path.Combine(dir, "config.json"));
-            AnsiConsole.MarkupLine($"Generating [bold]{shape.Name}[/] Llama-family model ({config.ParameterCount() / 1e6:F1}M parameters) in {Terminal.Text(dir)}");
+            AnsiConsole.MarkupLine($"Generating [bold]{Terminal.Text(shape.Name)}[/] Llama-family model ({config.ParameterCount() / 1e6:F1}M parameters) in {Terminal.Text(dir)}");
             var weights = CausalLM.RandomWeights(config, parse.GetValue(seed), TorchSharp.torch.float32);
             try
             {

@@ -16,7 +16,7 @@ static class QualityTable
             var ratio = $"{l.EntropyRatio:F3}";
             if (held) ratio = l.EntropyRatio <= maxRatio ? $"[green]{ratio}[/]" : $"[red]{ratio}[/]";
             var trained = !l.Trained ? "[yellow]no[/]" : held ? "yes" : "[yellow]too little text[/]";
-            table.AddRow(l.Language, trained, l.Windows.ToString(), $"{l.BitsPerByte:F4}", $"{l.UnigramEntropyBits:F4}", ratio, $"{l.Perplexity:F3}");
+            table.AddRow(Terminal.Text(l.Language), trained, l.Windows.ToString(), $"{l.BitsPerByte:F4}", $"{l.UnigramEntropyBits:F4}", ratio, $"{l.Perplexity:F3}");
         }
         return table;
     }

@@ -137,7 +137,7 @@ public static class TrainCommand
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine($"training cancelled; nothing was saved to {output}");
+            Console.Error.WriteLine($"training cancelled; nothing was saved to {Terminal.Inert(output)}");
             return ExitCodes.Failure;
         }
 

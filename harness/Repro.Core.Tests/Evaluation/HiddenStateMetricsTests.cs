@@ -273,6 +273,52 @@ public sealed class HiddenStateMetricsTests
         }
     }
 
+    /// <summary>A checkpoint that counts the tensors loaded whole out of it; rows read straight from its file are not loads.</summary>
+    sealed class CountingSource(ITensorSource inner) : ITensorSource
+    {
+        public Dictionary<string, int> Loads { get; } = new(StringComparer.Ordinal);
+        public IReadOnlyCollection<string> Names => inner.Names;
+        public bool Contains(string name) => inner.Contains(name);
+        public TensorInfo Describe(string name) => inner.Describe(name);
+
+        public Tensor Load(string name, ScalarType? dtype = null, Device? device = null)
+        {
+            Loads[name] = Loads.GetValueOrDefault(name) + 1;
+            return inner.Load(name, dtype, device);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>
+    /// The memory shape eval hidden promises: for three languages, every decoder layer tensor of each model is loaded
+    /// exactly once, nothing else is loaded whole (the embedding table, the final norm, the head), and the embedding is
+    /// read as rows.
+    /// </summary>
+    [Test]
+    public void Each_layer_of_each_model_is_loaded_once_for_all_languages_and_the_embedding_table_never_whole()
+    {
+        using var folder = new TempFolder();
+        var (denseDir, prunedDir) = TinyPair(folder);
+        using var dense = new CountingSource(HfCheckpoint.Open(denseDir));
+        using var pruned = new CountingSource(HfCheckpoint.Open(prunedDir));
+        using var checkpoint = HfCheckpoint.Open(denseDir);
+        var config = ModelConfig.FromJson(checkpoint.ConfigJson, checkpoint.ConfigPath);
+        var sets = new[] { TinyIds(2, 16, 1), TinyIds(1, 16, 2), TinyIds(3, 16, 3) };
+
+        var results = HiddenStateMetricsEvaluator.Compare(dense, pruned, config, sets, [256], CPU, ScalarType.Float32);
+
+        Assert.That(results, Has.Count.EqualTo(3));
+        var layerTensors = Enumerable.Range(0, config.NumHiddenLayers).SelectMany(config.LayerTensorNames).ToList();
+        Assert.That(layerTensors, Is.Not.Empty.And.Unique);
+        foreach (var (name, source) in new[] { ("dense", dense), ("pruned", pruned) })
+        {
+            Assert.That(source.Loads.Keys, Is.EquivalentTo(layerTensors), $"{name}: exactly the decoder layers' tensors are loaded");
+            Assert.That(source.Loads.Where(kv => kv.Value != 1).Select(kv => $"{kv.Key} ×{kv.Value}"), Is.Empty, $"{name}: each once, for all three languages");
+            Assert.That(source.Loads.ContainsKey("model.embed_tokens.weight"), Is.False, $"{name}: the embedding table is read as rows");
+        }
+    }
+
     sealed class ListProgress(List<HiddenStateProgress> list) : IProgress<HiddenStateProgress>
     {
         public void Report(HiddenStateProgress value) => list.Add(value);

@@ -174,6 +174,69 @@ public sealed class WindowedPerplexityTests
         Assert.That(sliced.ScoredTokens, Is.EqualTo(one.ScoredTokens));
     }
 
+    /// <summary>The shape of every logit slice the real model's own <see cref="Repro.Core.Models.ILanguageModel.LogitSlices"/> yields.</summary>
+    sealed class SliceShapes(Repro.Core.Models.ILanguageModel inner) : Repro.Core.Models.ILanguageModel
+    {
+        public List<(long Rows, long Positions, long Vocab, long Seqlen)> Slices { get; } = [];
+        public int VocabSize => inner.VocabSize;
+        public Device Device => inner.Device;
+        public Tensor Logits(Tensor inputIds) => throw new InvalidOperationException("scoring must take the logits in slices");
+
+        public IEnumerable<Tensor> LogitSlices(Tensor inputIds, int positions)
+        {
+            foreach (var slice in inner.LogitSlices(inputIds, positions))
+            {
+                Slices.Add((slice.shape[0], slice.shape[1], slice.shape[2], inputIds.shape[1]));
+                yield return slice;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The memory bound eval ppl promises: no slice of logits holds more than sliceElements floats, unless one position of
+    /// the batch alone is more (then a slice is one position); and each slice is as long as the budget allows, the
+    /// batch's last one taking what is left.
+    /// </summary>
+    [Test]
+    public void No_logit_slice_of_a_real_model_exceeds_the_slice_budget()
+    {
+        using var scope = NewDisposeScope();
+        var config = Models.TinyModels.Config(Repro.Core.Models.ModelFamily.Llama, j => j["vocab_size"] = 259);
+        using var model = Models.TinyModels.Load(config, Models.TinyModels.Weights(config));
+        var text = string.Concat(Enumerable.Range(0, 400).Select(i => (char)('a' + i * 7 % 26)));
+        var options = new PerplexityOptions(Seqlen: 16, BatchSize: 3);
+        var vocab = (long)config.VocabSize;
+        // 3·V·5: five positions of a full batch; +100 does not reach six; V: less than one position of a full batch.
+        foreach (var budget in new[] { 3 * vocab * 5, 3 * vocab * 5 + 100, vocab })
+        {
+            var observed = new SliceShapes(model);
+            new WindowedPerplexity(observed, Bytes, options, sliceElements: budget).Evaluate("xx", text);
+
+            Assert.That(observed.Slices, Is.Not.Empty);
+            var batchStart = 0;
+            while (batchStart < observed.Slices.Count)
+            {
+                var rows = observed.Slices[batchStart].Rows;
+                var seqlen = observed.Slices[batchStart].Seqlen;
+                var allowed = Math.Clamp(budget / (rows * vocab), 1, seqlen);
+                long covered = 0;
+                var i = batchStart;
+                for (; covered < seqlen; i++)
+                {
+                    var s = observed.Slices[i];
+                    Assert.That((s.Rows, s.Vocab), Is.EqualTo((rows, vocab)), $"budget {budget}, slice {i}");
+                    Assert.That(s.Rows * s.Positions * s.Vocab, Is.LessThanOrEqualTo(Math.Max(budget, rows * vocab)), $"budget {budget}, slice {i}");
+                    Assert.That(s.Positions, Is.EqualTo(Math.Min(allowed, seqlen - covered)), $"budget {budget}, slice {i}");
+                    covered += s.Positions;
+                }
+                Assert.That(covered, Is.EqualTo(seqlen));
+                batchStart = i;
+            }
+            if (budget >= 3 * vocab)
+                Assert.That(observed.Slices.Max(s => s.Rows * s.Positions * s.Vocab), Is.LessThanOrEqualTo(budget), $"budget {budget}");
+        }
+    }
+
     [Test]
     public void Batches_hold_at_most_batch_size_windows()
     {

@@ -196,6 +196,33 @@ public sealed class ByteLevelBpeTokenizerTests
             .With.Message.Contain("added token '<bad>' has id -1"));
     }
 
+    /// <summary>
+    /// The vocabulary size is the largest id + 1: an id of int.MaxValue wraps it to int.MinValue, which passes every
+    /// "fits vocab_size" check, so such an id is refused where it is read, naming the file and the entry.
+    /// </summary>
+    [Test]
+    public void An_id_whose_vocabulary_size_would_not_fit_an_int_is_refused_naming_the_entry()
+    {
+        using var dir = new TempFolder();
+        Assert.That(() => Load(dir, TokenizerJson(extraVocab: [("huge", int.MaxValue)])), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.StartWith(Path.Combine(dir.Path, "tokenizer.json")).And.Message.Contain($"vocab entry 'huge' has id {int.MaxValue}"));
+        var json = TokenizerJson();
+        json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = int.MaxValue, ["content"] = "<huge>", ["special"] = true });
+        Assert.That(() => Load(dir, json), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.StartWith(Path.Combine(dir.Path, "tokenizer.json")).And.Message.Contain($"added token '<huge>' has id {int.MaxValue}"));
+    }
+
+    /// <summary>The largest id allowed gives a vocabulary of int.MaxValue ids, which a model's vocab_size check then refuses.</summary>
+    [Test]
+    public void The_largest_allowed_id_gives_a_vocabulary_size_that_the_model_check_refuses()
+    {
+        using var dir = new TempFolder();
+        var tokenizer = Load(dir, TokenizerJson(extraVocab: [("huge", HfTokenizerFiles.MaxId)]));
+        Assert.That(tokenizer.VocabSize, Is.EqualTo((long)HfTokenizerFiles.MaxId + 1));
+        Assert.That(() => TokenizerLoader.RequireFits(tokenizer, Eot + 1, dir.Path), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.Contain($"declares vocab_size {Eot + 1}"));
+    }
+
     [Test]
     public void A_tokenizer_with_ids_past_the_models_vocabulary_is_refused_for_that_model()
     {

@@ -102,6 +102,37 @@ public sealed class SentencePieceBpeTokenizerTests
         Assert.That(tokens.Spans, Is.EqualTo(new ByteSpan[] { new(0, 1), new(1, 4), new(4, 4), new(4, 5) }), "the prefix spaces are not text");
     }
 
+    // The control and unknown pieces in text are special tokens too (HF lists <unk>, <s>, </s> as special added tokens):
+    // "a</s>b" is "a", "</s>", "b"; "▁a" is piece 267, "</s>" is id 2, and "▁b", not a piece and with no merge, is ▁ (261) b (266).
+    // "</s>" spells bytes 1..5 of the text, "<unk>" bytes 1..6; the prefix '▁' of the segment after it spells nothing.
+    [TestCase("a</s>b", 2, 5)]
+    [TestCase("a<unk>b", 0, 6)]
+    public void End_and_unknown_token_text_becomes_its_id_from_a_tokenizer_model_and_a_tokenizer_json(string text, int id, int end)
+    {
+        using var modelDir = new TempFolder();
+        using var jsonDir = new TempFolder();
+        foreach (var tokenizer in new[] { FromModel(modelDir), FromJson(jsonDir, TokenizerJson(LegacyNormalizer, null)) })
+        {
+            var tokens = tokenizer.Encode(text, addBos: false);
+            Assert.That(tokens.Ids, Is.EqualTo(new[] { SpaceA, id, Space, B }), tokenizer.GetType().Name);
+            Assert.That(tokens.Spans, Is.EqualTo(new ByteSpan[] { new(0, 1), new(1, end), new(end, end), new(end, end + 1) }), tokenizer.GetType().Name);
+        }
+    }
+
+    /// <summary>The <c>&lt;unk&gt;</c> written in text spells its five characters; an unknown character's <c>&lt;unk&gt;</c> spells that character.</summary>
+    [Test]
+    public void Unknown_token_text_and_an_unknown_character_share_the_id_but_not_the_spelling()
+    {
+        using var dir = new TempFolder();
+        var json = TokenizerJson(LegacyNormalizer, null);
+        json["model"]!["byte_fallback"] = false;
+        var tokenizer = FromJson(dir, json);
+        var tokens = tokenizer.Encode("<unk>你", addBos: false);
+        // "<unk>" first, then the segment "你", prefixed: ▁ (261) and the unknown character (id 0, its three bytes 5..8).
+        Assert.That(tokens.Ids, Is.EqualTo(new[] { 0, Space, 0 }));
+        Assert.That(tokens.Spans, Is.EqualTo(new ByteSpan[] { new(0, 5), new(5, 5), new(5, 8) }));
+    }
+
     [Test]
     public void Metaspace_prepends_once_splits_words_and_first_prepends_only_at_the_start()
     {
@@ -124,6 +155,16 @@ public sealed class SentencePieceBpeTokenizerTests
         var tokens = FromJson(dir, json).Encode("a你好b", addBos: false);
         Assert.That(tokens.Ids, Is.EqualTo(new[] { SpaceA, 0, B }));
         Assert.That(tokens.Spans[1], Is.EqualTo(new ByteSpan(1, 7)), "<unk> covers both characters' six bytes");
+    }
+
+    [Test]
+    public void A_sentencepiece_style_tokenizer_json_with_an_id_of_int_max_value_is_refused_naming_the_entry()
+    {
+        using var dir = new TempFolder();
+        var json = TokenizerJson(LegacyNormalizer, null);
+        json["model"]!["vocab"]!["huge"] = int.MaxValue;
+        Assert.That(() => FromJson(dir, json), Throws.TypeOf<TokenizerFormatException>()
+            .With.Message.StartWith(Path.Combine(dir.Path, "tokenizer.json")).And.Message.Contain($"vocab entry 'huge' has id {int.MaxValue}"));
     }
 
     [Test]

@@ -49,7 +49,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         idToToken = vocab.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.First().Key);
         addedById = added.GroupBy(t => t.Id).ToDictionary(g => g.Key, g => g.First().Content);
         matcher = new AddedTokenMatcher(added.Select(t => KeyValuePair.Create(t.Content, t.Id)));
-        VocabSize = Math.Max(idToToken.Keys.DefaultIfEmpty(-1).Max(), addedById.Keys.DefaultIfEmpty(-1).Max()) + 1;
+        VocabSize = checked(Math.Max(idToToken.Keys.DefaultIfEmpty(-1).Max(), addedById.Keys.DefaultIfEmpty(-1).Max()) + 1);   // ids are at most HfTokenizerFiles.MaxId
         BosId = bosId;
         EosId = eosId;
         Source = source;

@@ -61,6 +61,14 @@ sealed class HfTokenizerFiles
 
     public TokenizerFormatException Problem(string problem) => new(TokenizerJsonPath, problem);
 
+    /// <summary>
+    /// The largest token id: a vocabulary's size is its largest id + 1, which must fit an int, so int.MaxValue itself
+    /// would wrap the size to a negative number that every vocab_size check passes.
+    /// </summary>
+    public const int MaxId = int.MaxValue - 1;
+
+    const string IdRange = "token ids are 0 to 2147483646 (the vocabulary size, the largest id + 1, must fit a 32-bit int)";
+
     public IReadOnlyList<AddedToken> AddedTokens()
     {
         if (Root["added_tokens"] is not JsonArray array) return [];
@@ -70,7 +78,7 @@ sealed class HfTokenizerFiles
             if (node is not JsonObject o || o["id"] is not JsonValue idValue || !idValue.TryGetValue<int>(out var id)
                 || (string?)o["content"] is not { } content)
                 throw Problem($"an entry of \"added_tokens\" lacks an integer \"id\" or a string \"content\": {node?.ToJsonString()}");
-            if (id < 0) throw Problem($"added token '{content}' has id {id}; token ids are 0 or more");
+            if (id is < 0 or > MaxId) throw Problem($"added token '{content}' has id {id}; {IdRange}");
             tokens.Add(new AddedToken(id, content, o["special"] is JsonValue s && s.TryGetValue<bool>(out var special) && special));
         }
         return tokens;
@@ -94,7 +102,7 @@ sealed class HfTokenizerFiles
         {
             if (value is not JsonValue v || !v.TryGetValue<int>(out var id))
                 throw Problem($"vocab entry '{token}' has no integer id");
-            if (id < 0) throw Problem($"vocab entry '{token}' has id {id}; token ids are 0 or more");
+            if (id is < 0 or > MaxId) throw Problem($"vocab entry '{token}' has id {id}; {IdRange}");
             result[token] = id;
         }
         return result;

@@ -55,7 +55,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
                 byteIds[b] = allPieces.TryGetValue(ByteName(b), out var id) ? id
                     : throw new TokenizerFormatException(source, $"byte fallback is on but the vocabulary has no piece {ByteName(b)}");
         }
-        VocabSize = pieceById.Keys.DefaultIfEmpty(-1).Max() + 1;
+        VocabSize = checked(pieceById.Keys.DefaultIfEmpty(-1).Max() + 1);   // ids are at most HfTokenizerFiles.MaxId
         BosId = bosId;
         EosId = eosId;
         Source = source;

@@ -758,7 +758,8 @@ public sealed class LayerwiseCompressorTests
             foreach (var stage in new[] { "load", "calibration", "observe", "apply", "recompute", "write" })
             {
                 var value = seconds[stage]!.GetValue<double>();
-                Assert.That(double.IsFinite(value) && value >= 0, $"{stage}: {value}");
+                // A stopwatch's seconds: each stage within the call's own time (a stage timed in ms, or timed twice, leaves it).
+                Assert.That(value, Is.InRange(0.0, wall), stage);
                 staged += value;
             }
             var sublayers = layer["sublayers"]!.AsArray();
