@@ -104,14 +104,9 @@ public static class CliRunner
     }
 
     /// <summary>The IOException of a full disk (ENOSPC, or ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL), among inner exceptions too.</summary>
-    static IOException? DiskFull(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-            if (x is IOException io && (io.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
-                                        || io.Message.Contains("No space left on device", StringComparison.Ordinal)))
-                return io;
-        return null;
-    }
+    static IOException? DiskFull(Exception e) =>
+        Chain(e).OfType<IOException>().FirstOrDefault(io => io.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+                                                             || io.Message.Contains("No space left on device", StringComparison.Ordinal));
 
     /// <summary>
     /// Input errors: Repro's own <see cref="InputException"/>s, and the few .NET exceptions that here only come from what
