@@ -59,7 +59,7 @@ public static class OutputPaths
     static string? Within(string path, string folder)
     {
         if (path == folder) return "";
-        return path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? "inside " : null;
+        return Repro.Methods.Pipeline.RealPaths.IsInside(path, folder) ? "inside " : null;
     }
 
     static string Real(string path) => Repro.Methods.Pipeline.RealPaths.Of(path);

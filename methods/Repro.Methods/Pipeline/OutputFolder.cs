@@ -55,9 +55,9 @@ sealed class OutputFolder : IDisposable
     {
         var final = Path.TrimEndingDirectorySeparator(RealPaths.Of(outputDir));
         var input = Path.TrimEndingDirectorySeparator(RealPaths.Of(inputDir));
-        if (string.Equals(final, input, StringComparison.Ordinal) || final.StartsWith(input + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        if (RealPaths.IsOrInside(final, input))
             throw new OutputFolderException(outputDir, $"is the input model folder or inside it ({inputDir}{(final == Path.GetFullPath(outputDir) ? "" : $", reached as {final}")}); the input is never modified: choose another output folder");
-        if (input.StartsWith(final + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        if (RealPaths.IsInside(input, final))
             throw new OutputFolderException(outputDir, $"contains the input model folder ({inputDir}); replacing it would delete the input: choose another output folder");
 
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
@@ -387,4 +387,11 @@ public static class RealPaths
         }
         return current;
     }
+
+    /// <summary>Whether <paramref name="path"/> lies under <paramref name="folder"/> (both real paths; not the folder itself).</summary>
+    public static bool IsInside(string path, string folder) =>
+        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies under it (both real paths).</summary>
+    public static bool IsOrInside(string path, string folder) => string.Equals(path, folder, StringComparison.Ordinal) || IsInside(path, folder);
 }
