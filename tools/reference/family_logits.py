@@ -69,7 +69,6 @@ Adaptations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -78,7 +77,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from whole_model import blas_in_use, read_safetensors, write_safetensors  # noqa: E402
+from whole_model import read_safetensors, record_floor_run, run_environment, write_safetensors  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "methods/Repro.Methods.Tests/Golden/families"
@@ -283,11 +282,6 @@ def forward(w, config, ids):
 
 # ---------------------------------------------------------------------------------------------- main
 
-def environment(threads):
-    return {"torch": torch.__version__, "threads": threads, "blas": blas_in_use(),
-            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "detected")}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT))
@@ -299,7 +293,7 @@ def main():
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
     out = Path(options.out)
-    env = environment(options.threads)
+    env = run_environment(options.threads)
     floor = {"environment": env, "families": {}}
     for family in options.families.split(","):
         folder = out / family
@@ -333,10 +327,7 @@ def main():
                               {"family": family, "rule": "tools/reference/family_logits.py forward()", **env})
             print(f"{family}: logits std {float(logits.std()):.3f}, mean top-1 probability {float(probs.max(-1).values.mean()):.3f}")
     if options.floor:
-        path = out / "noise-floor.json"
-        runs = json.loads(path.read_text("utf-8")) if path.exists() else {}
-        runs[options.floor] = floor
-        path.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n", "utf-8")
+        record_floor_run(out / "noise-floor.json", options.floor, floor)
 
 
 if __name__ == "__main__":

@@ -398,6 +398,19 @@ def commit(checkout):
     return subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def run_environment(threads):
+    """What a golden or floor run ran with: torch, its thread count, the BLAS libraries loaded and OpenBLAS's kernel."""
+    return {"torch": torch.__version__, "threads": threads, "blas": blas_in_use(),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "detected")}
+
+
+def record_floor_run(path, name, run):
+    """Writes run `name` into the noise-floor file at `path`, keeping the other runs."""
+    runs = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    runs[name] = run
+    path.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n", "utf-8")
+
+
 def blas_in_use():
     try:
         maps = Path("/proc/self/maps").read_text()
@@ -436,8 +449,7 @@ def main():
     config = json.loads((Path(options.model) / "config.json").read_text("utf-8"))
     dense = read_safetensors(Path(options.model) / "model.safetensors")
     calib, evaluation = windows(options.corpus, options.lang, options.nsamples, options.seqlen, options.seed, options.eval_windows)
-    environment = {"torch": torch.__version__, "threads": options.threads, "blas": blas_in_use(),
-                   "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "detected"),
+    environment = {**run_environment(options.threads),
                    "wanda": f"locuslab/wanda@{commit(options.wanda)}", "gptq": f"IST-DASLab/gptq@{commit(options.gptq)}"}
 
     floor = {"environment": environment, "cases": {}}
@@ -494,10 +506,7 @@ def main():
             write_safetensors(out / f"{name}.safetensors", tensors, metadata)
             print(f"{name}: ppl {ppl:.6f}")
     if options.floor:
-        path = out / "noise-floor.json"
-        runs = json.loads(path.read_text("utf-8")) if path.exists() else {}
-        runs[options.floor] = floor
-        path.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n", "utf-8")
+        record_floor_run(out / "noise-floor.json", options.floor, floor)
 
 
 def read_metadata(path):
