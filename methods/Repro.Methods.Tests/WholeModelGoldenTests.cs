@@ -89,6 +89,7 @@ public sealed class WholeModelGoldenTests
         LayerwiseCompressor.Run(new LayerwiseJob(model, output, MethodOf(loop, p), CalibrationTokens.FromTensor(calibration)));
 
         using var pruned = HfCheckpoint.Open(output);
+        using var denseModel = HfCheckpoint.Open(model);
         var sublayers = golden.Names.Where(n => n.StartsWith("sketch.", StringComparison.Ordinal)).Select(n => n["sketch.".Length..])
             .OrderBy(PipelineOrder).ToList();
         Assert.That(sublayers, Has.Count.EqualTo(28), "4 layers × 7 sublayers");
@@ -118,7 +119,7 @@ public sealed class WholeModelGoldenTests
                 differing = zeros.logical_xor(referenceZeros).sum().item<long>();
                 if (loop is "magnitude" or "wanda")
                 {
-                    var dense = Dense(sublayer);
+                    var dense = denseModel.Load(sublayer, ScalarType.Float32);
                     Assert.That(weight.eq(dense).logical_or(zeros).all().item<bool>(), $"{sublayer}: a kept weight is not the dense weight");
                     if (loop == "magnitude")
                     {
@@ -198,12 +199,6 @@ public sealed class WholeModelGoldenTests
         HfCheckpointWriter.Write(dir, checkpoint.ConfigJson, tensors);
         HfCheckpointWriter.CopyAuxiliaryFiles(model, dir);
         return dir;
-    }
-
-    Tensor Dense(string sublayer)
-    {
-        using var checkpoint = HfCheckpoint.Open(model);
-        return checkpoint.Load(sublayer, ScalarType.Float32);
     }
 
     /// <summary>Repro's zeros are the reference's less the weights equal in magnitude to the reference's threshold.</summary>
